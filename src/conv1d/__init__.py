@@ -1,0 +1,29 @@
+"""conv1d: PyTorch's ``Conv1d`` layer on NumPy arrays, exact forward and backward.
+
+>>> import numpy as np, conv1d
+>>> m = conv1d.Conv1d(16, 33, 3, stride=2, rng=0)
+>>> m(np.zeros((20, 16, 50), np.float32)).shape
+(20, 33, 24)
+"""
+
+from . import algorithms, functional, optim
+from .conv import Conv1d
+from .layers import CrossEntropyLoss, GlobalAvgPool1d, ReLU
+from .module import Module, Parameter, Sequential
+from .spec import ConvSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Conv1d",
+    "ConvSpec",
+    "CrossEntropyLoss",
+    "GlobalAvgPool1d",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "algorithms",
+    "functional",
+    "optim",
+]

@@ -1,0 +1,200 @@
+"""The layer: :class:`Conv1d`, PyTorch's ``torch.nn.Conv1d`` on NumPy arrays."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from . import functional as F
+from .module import Module, Parameter
+from .spec import ConvSpec
+
+
+def as_rng(rng: Any) -> np.random.Generator:
+    """A ``Generator`` from ``None``, an int seed or a ``Generator``."""
+    if rng is None or isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r}")
+
+
+def as_param_dtype(dtype: Any) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a NumPy floating dtype, got {dtype!r}") from None
+    if dt not in F.COMPUTE_DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+class Conv1d(Module):
+    r"""1D convolution (cross-correlation) over an input of several channels.
+
+    The same layer as ``torch.nn.Conv1d`` (R torch's ``nn_conv1d``):
+    ``out[n, j] = bias[j] + sum_k weight[j, k] \star input[n, k]`` over the ``k`` in
+    output channel ``j``'s group.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of the input and of the output; both divisible by ``groups``.
+    kernel_size : int or 1-tuple
+        Taps per filter.
+    stride : int or 1-tuple, default 1
+        Step between outputs.
+    padding : int, 1-tuple, (left, right) pair or {"valid", "same", "causal"}, default 0
+        Samples added to each end; ``"same"`` keeps the length (stride 1 only), ``"causal"``
+        puts ``dilation*(kernel_size-1)`` samples on the left only.
+    dilation : int or 1-tuple, default 1
+        Spacing between taps.
+    groups : int, default 1
+        Blocked connections between input and output channels.
+    bias : bool, default True
+        Whether to learn an additive bias.
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
+    dtype : float32 or float64, keyword-only
+        Dtype of the parameters, and of the computation: input is cast to it.
+    rng : None, int or numpy.random.Generator, keyword-only
+        Source of the initial weights, for reproducible initialisation.
+    algorithm : str, keyword-only, default "auto"
+        Correlation algorithm (see ``conv1d.algorithms``).
+
+    Attributes
+    ----------
+    weight : Parameter, shape (out_channels, in_channels / groups, kernel_size)
+    bias : Parameter, shape (out_channels,), or None
+
+    Shape
+    -----
+    Input ``(N, C_in, L)`` or ``(C_in, L)``; output ``(N, C_out, L_out)`` or ``(C_out, L_out)``
+    with ``L_out = floor((L + left + right - dilation*(kernel_size-1) - 1) / stride) + 1``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = Conv1d(16, 33, 3, stride=2, rng=0)
+    >>> m
+    Conv1d(16, 33, kernel_size=(3,), stride=(2,))
+    >>> x = np.random.default_rng(0).standard_normal((20, 16, 50), dtype=np.float32)
+    >>> y = m(x)
+    >>> y.shape, y.dtype
+    ((20, 33, 24), dtype('float32'))
+    >>> gx = m.backward(np.ones_like(y))
+    >>> gx.shape, m.weight.grad.shape
+    ((20, 16, 50), (33, 16, 3))
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int],
+        stride: int | tuple[int] = 1,
+        padding: int | tuple[int] | tuple[int, int] | str = 0,
+        dilation: int | tuple[int] = 1,
+        groups: int = 1,
+        bias: bool = True,
+        padding_mode: str = "zeros",
+        *,
+        dtype: Any = np.float32,
+        rng: Any = None,
+        algorithm: str = "auto",
+    ) -> None:
+        spec = ConvSpec.from_args(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, padding_mode
+        )
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"bias must be True or False, got {bias!r}")
+        dt = as_param_dtype(dtype)
+        gen = as_rng(rng)
+        if not isinstance(algorithm, str):
+            raise TypeError(f"algorithm must be a string, got {algorithm!r}")
+        self.spec = spec
+        self.algorithm = algorithm
+        self._input: np.ndarray | None = None
+        self.weight = Parameter(np.empty((spec.out_channels, spec.in_channels // spec.groups,
+                                          spec.kernel_size), dt))
+        self.bias = Parameter(np.empty(spec.out_channels, dt)) if bias else None
+        # PyTorch's attributes, in PyTorch's forms.
+        self.padding = padding if isinstance(padding, str) else (
+            (spec.pad_left,) if spec.pad_left == spec.pad_right else (spec.pad_left, spec.pad_right)
+        )
+        self.reset_parameters(gen)
+
+    in_channels = property(lambda self: self.spec.in_channels)
+    out_channels = property(lambda self: self.spec.out_channels)
+    kernel_size = property(lambda self: (self.spec.kernel_size,))
+    stride = property(lambda self: (self.spec.stride,))
+    dilation = property(lambda self: (self.spec.dilation,))
+    groups = property(lambda self: self.spec.groups)
+    padding_mode = property(lambda self: self.spec.padding_mode)
+
+    def reset_parameters(self, rng: Any = None) -> None:
+        """Draw weight and bias from U(-sqrt(k), sqrt(k)), ``k = groups / (C_in * K)``.
+
+        This is PyTorch's default (Kaiming-uniform with ``a = sqrt(5)`` reduces to this bound,
+        ``1 / sqrt(fan_in)``), so a layer starts with the output scale PyTorch's would.
+        """
+        gen = as_rng(rng)
+        fan_in = self.spec.in_channels // self.spec.groups * self.spec.kernel_size
+        bound = 1.0 / math.sqrt(fan_in)
+        self.weight[...] = gen.uniform(-bound, bound, self.weight.shape)
+        if self.bias is not None:
+            self.bias[...] = gen.uniform(-bound, bound, self.bias.shape)
+
+    def _input_batch(self, input: Any) -> tuple[np.ndarray, bool]:
+        x = F.as_real_array("input", input).astype(self.weight.dtype, copy=False)
+        return F.as_batch(x, self.spec)
+
+    def forward(self, input: Any) -> np.ndarray:
+        """Convolve ``input``, remembering it for :meth:`backward`."""
+        x, unbatched = self._input_batch(input)
+        b = None if self.bias is None else np.asarray(self.bias)
+        y = F.forward(x, np.asarray(self.weight), b, self.spec, self.algorithm)
+        self._input, self._unbatched = x, unbatched
+        return y[0] if unbatched else y
+
+    def backward(self, grad_output: Any) -> np.ndarray:
+        """Gradient w.r.t. the last forward's input; adds into ``weight.grad``/``bias.grad``."""
+        if self._input is None:
+            raise RuntimeError("Conv1d.backward called before forward")
+        x = self._input
+        gy = F.as_real_array("grad_output", grad_output).astype(self.weight.dtype, copy=False)
+        expected = (x.shape[0], self.spec.out_channels, self.spec.output_length(x.shape[2]))
+        if self._unbatched:
+            expected = expected[1:]
+        if gy.shape != expected:
+            raise ValueError(
+                f"grad_output must have the last output's shape {expected}, got {gy.shape}"
+            )
+        grads = F.backward(
+            gy[None] if self._unbatched else gy,
+            x,
+            np.asarray(self.weight),
+            self.bias is not None,
+            self.spec,
+            self.algorithm,
+        )
+        self.weight.accumulate(grads.weight)
+        if self.bias is not None:
+            self.bias.accumulate(grads.bias)
+        return grads.input[0] if self._unbatched else grads.input
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        s += f", stride={self.stride}"
+        if self.padding not in ((0,), (0, 0)):
+            s += f", padding={self.padding}"
+        if self.dilation != (1,):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
