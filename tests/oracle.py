@@ -25,7 +25,10 @@ def torch_conv(x, w, b, gy, *, stride=1, padding=0, dilation=1, groups=1, paddin
     xt = torch.from_numpy(np.ascontiguousarray(x)).requires_grad_()
     wt = torch.from_numpy(np.ascontiguousarray(w)).requires_grad_()
     bt = None if b is None else torch.from_numpy(np.ascontiguousarray(b)).requires_grad_()
-    if isinstance(padding, (int, str)) and padding != "causal" or isinstance(padding, tuple) and len(padding) == 1:
+    torch_takes_padding = (isinstance(padding, (int, str)) and padding != "causal") or (
+        isinstance(padding, tuple) and len(padding) == 1
+    )
+    if torch_takes_padding:
         # Everything PyTorch accepts goes through torch.nn.Conv1d itself.
         m = torch.nn.Conv1d(spec.in_channels, spec.out_channels, spec.kernel_size, stride,
                             padding, dilation, groups, b is not None, padding_mode,

@@ -14,7 +14,7 @@ from .spec import ConvSpec
 
 def as_rng(rng: Any) -> np.random.Generator:
     """A ``Generator`` from ``None``, an int seed or a ``Generator``."""
-    if rng is None or isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
     if isinstance(rng, np.random.Generator):
         return rng
@@ -87,6 +87,8 @@ class Conv1d(Module):
     >>> gx.shape, m.weight.grad.shape
     ((20, 16, 50), (33, 16, 3))
     """
+
+    _transient = ("_input",)
 
     def __init__(
         self,

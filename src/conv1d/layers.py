@@ -18,6 +18,8 @@ def _remembered(module: Module, value: Any) -> Any:
 class ReLU(Module):
     """``max(x, 0)`` elementwise; the gradient passes where ``x > 0``."""
 
+    _transient = ("_mask",)
+
     def __init__(self) -> None:
         self._mask: np.ndarray | None = None
 
@@ -37,6 +39,8 @@ class GlobalAvgPool1d(Module):
 
     Like ``torch.nn.AdaptiveAvgPool1d(1)`` followed by a flatten.
     """
+
+    _transient = ("_length",)
 
     def __init__(self) -> None:
         self._length: int | None = None
@@ -65,6 +69,8 @@ class CrossEntropyLoss(Module):
     >>> round(criterion(np.zeros((4, 2)), np.array([0, 1, 0, 1])), 4)
     0.6931
     """
+
+    _transient = ("_cache",)
 
     def __init__(self) -> None:
         self._cache: tuple[np.ndarray, np.ndarray] | None = None

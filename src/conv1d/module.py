@@ -58,7 +58,18 @@ class Module:
 
     Parameters and sub-modules are found from the instance's attributes, in the order they
     were set, so state-dict keys follow PyTorch's (``weight``, ``0.weight``, ``enc.bias``).
+    Attributes named in ``_transient`` hold what the last forward remembered for backward;
+    they are not pickled (a pickled layer, e.g. shipped to a Dask worker, starts fresh).
     """
+
+    _transient: tuple[str, ...] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in self._transient:
+            if name in state:
+                state[name] = None
+        return state
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)

@@ -30,6 +30,12 @@ class Problem:
     dtype: str = "float32"
 
     @property
+    def flops(self) -> int:
+        """Multiply-adds times two of the forward pass."""
+        cg = self.in_channels // self.groups
+        return 2 * self.batch * self.out_channels * cg * self.kernel_size * self.output_length
+
+    @property
     def output_length(self) -> int:
         return (self.length - self.dilation * (self.kernel_size - 1) - 1) // self.stride + 1
 
@@ -46,7 +52,8 @@ class Algorithm:
     """One way to correlate, with its two gradients.
 
     ``unsupported(problem)`` returns ``None`` when the algorithm can run the problem, else
-    a sentence saying why not.
+    a sentence saying why not. ``cost(problem)`` is the cost model's estimate of the
+    forward's run time in seconds; :func:`choose` takes the cheapest supported algorithm.
     """
 
     name: str
@@ -54,6 +61,7 @@ class Algorithm:
     grad_input: Callable[..., np.ndarray]
     grad_weight: Callable[..., np.ndarray]
     unsupported: Callable[[Problem], str | None] = lambda problem: None
+    cost: Callable[[Problem], float] = lambda problem: float("inf")
 
 
 def choose(problem: Problem) -> str:
@@ -64,7 +72,14 @@ def choose(problem: Problem) -> str:
     >>> choose(Problem(batch=20, in_channels=16, out_channels=33, kernel_size=3, length=50))
     'reference'
     """
-    return "reference"
+    best, best_cost = "reference", float("inf")
+    for name, algo in ALGORITHMS.items():
+        if name == "auto" or algo.unsupported(problem) is not None:
+            continue
+        c = algo.cost(problem)
+        if c < best_cost:
+            best, best_cost = name, c
+    return best
 
 
 def _auto_forward(x, w, stride, dilation, groups):
