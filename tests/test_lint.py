@@ -14,7 +14,7 @@ def test_ruff_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     if not Path(ruff).exists():
         pytest.fail("ruff is a test dependency: pip install -e '.[test]'")
-    r = subprocess.run([ruff, "check", "src", "tests", "benchmarks"], cwd=ROOT,
+    r = subprocess.run([ruff, "check", "."], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
