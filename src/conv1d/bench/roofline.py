@@ -1,0 +1,170 @@
+"""The machine ``conv1d bench`` runs on: its measured limits, its hardware and its software.
+
+A roofline bounds a kernel's run time from below by whichever is slower: doing its
+floating-point work at the machine's float32 GEMM rate, or moving its unavoidable bytes at
+the machine's memory bandwidth (Williams, Waterman & Patterson, "Roofline", CACM 2009).
+Both rates are measured here, in the benchmark's own process and thread setting, rather
+than taken from a data sheet: the point is how close ``conv1d`` gets to what NumPy's BLAS
+and this memory system actually deliver.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import import_module
+from itertools import pairwise
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+# A square float32 GEMM of this order runs at the BLAS's peak (2 * 2048**3 = 17 GFLOP, about
+# 0.1 s on 2 cores): on the 2-core EPYC dev machine 1024 reached 139, 1536 199 and 2048 207
+# GFLOP/s.
+GEMM_ORDER = 2048
+# 128 MiB per array: far beyond any last-level cache, so copies run from main memory.
+STREAM_BYTES = 128 << 20
+# Each rate is the best of at least this many runs, and of as many more as fit the time
+# budget (seconds, per rate).
+MIN_RUNS = 3
+TIME_BUDGET = 1.0
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """Measured float32 GEMM rate (FLOP/s) and memory bandwidth (bytes/s).
+
+    Examples
+    --------
+    >>> r = Roofline(gemm_flops=100e9, bandwidth=20e9)
+    >>> r.time(flops=1e9, nbytes=1e6)  # compute-bound: 1e9 / 100e9
+    0.01
+    >>> r.bound(flops=1e6, nbytes=1e9)
+    'memory'
+    """
+
+    gemm_flops: float
+    bandwidth: float
+
+    def time(self, flops: float, nbytes: float) -> float:
+        """The roofline's lower bound on the run time, in seconds."""
+        return max(flops / self.gemm_flops, nbytes / self.bandwidth)
+
+    def bound(self, flops: float, nbytes: float) -> str:
+        """``"compute"`` or ``"memory"``: which limit sets :meth:`time`."""
+        return "compute" if flops / self.gemm_flops >= nbytes / self.bandwidth else "memory"
+
+
+def _best_time(fn: Callable[[], object], min_runs: int = MIN_RUNS,
+               budget: float = TIME_BUDGET) -> float:
+    """Fastest of ``fn``'s runs after one warm-up: ``min_runs``, then more within ``budget``."""
+    fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < min_runs or time.perf_counter() - start < budget:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def measure_gemm(order: int = GEMM_ORDER) -> float:
+    """float32 FLOP/s of ``np.matmul`` on two ``order x order`` matrices (best run)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((order, order), dtype=np.float32)
+    b = rng.standard_normal((order, order), dtype=np.float32)
+    out = np.empty_like(a)
+    return 2.0 * order**3 / _best_time(lambda: np.matmul(a, b, out=out))
+
+
+def measure_bandwidth(threads: int, nbytes: int = STREAM_BYTES) -> float:
+    """Memory bandwidth in bytes/s: the best of a copy and an add, split over ``threads``.
+
+    Bytes moved count each array read or written once (copy: 2 arrays, add: 3), as STREAM
+    does. NumPy releases the GIL in both loops, so ``threads`` slices run in parallel.
+    """
+    n = nbytes // 4
+    src = np.ones(n, np.float32)
+    other = np.ones(n, np.float32)
+    dst = np.empty(n, np.float32)
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+    slices = [slice(lo, hi) for lo, hi in pairwise(bounds)]
+    with ThreadPoolExecutor(threads) as pool:
+        def run(kernel: Callable[[slice], object]) -> None:
+            list(pool.map(kernel, slices))
+
+        copy = _best_time(lambda: run(lambda s: np.copyto(dst[s], src[s])))
+        add = _best_time(lambda: run(lambda s: np.add(src[s], other[s], out=dst[s])))
+    return max(2 * n * 4 / copy, 3 * n * 4 / add)
+
+
+def measure(threads: int) -> Roofline:
+    """Measure both roofline rates under the current thread settings (a few seconds)."""
+    return Roofline(measure_gemm(), measure_bandwidth(threads))
+
+
+def _proc_field(path: str, key: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name.strip() == key:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
+
+def machine() -> dict[str, str]:
+    """CPU model, cores, memory and load, from ``/proc`` where there is one (Linux)."""
+    cpu = _proc_field("/proc/cpuinfo", "model name") or platform.processor() or "unknown"
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    cores = f"{os.cpu_count()} logical"
+    if usable is not None and usable != os.cpu_count():
+        cores += f" ({usable} usable by this process)"
+    mem = _proc_field("/proc/meminfo", "MemTotal")  # "24576000 kB"
+    memory = f"{int(mem.split()[0]) / 2**20:.1f} GiB" if mem else "unknown"
+    out = {"CPU": cpu, "cores": cores, "memory": memory,
+           "OS": f"{platform.system()} {platform.release()} ({platform.machine()})"}
+    if hasattr(os, "getloadavg"):  # other work on the machine skews every timing
+        out["load average (1, 5, 15 min) before the run"] = ", ".join(
+            f"{v:.2f}" for v in os.getloadavg())
+    return out
+
+
+def _version(name: str) -> str:
+    try:
+        module: ModuleType = import_module(name)
+    except ImportError:
+        return "not installed"
+    return str(getattr(module, "__version__", "unknown"))
+
+
+def _describe(lib: dict[str, Any]) -> str:
+    """One threadpoolctl entry as ``openblas 0.3.27 (libopenblas.so, Haswell)``."""
+    details = [os.path.basename(lib["filepath"]), lib.get("architecture")]
+    name = " ".join(str(v) for v in (lib.get("internal_api"), lib.get("version")) if v)
+    return f"{name} ({', '.join(str(d) for d in details if d)})"
+
+
+def versions(with_torch: bool = True) -> dict[str, str]:
+    """Versions of Python, the libraries timed, and every BLAS and OpenMP loaded."""
+    out = {"python": sys.version.split()[0], "conv1d": _version("conv1d"),
+           "numpy": _version("numpy"), "scipy": _version("scipy")}
+    if with_torch:
+        out["torch"] = _version("torch")
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        out["BLAS"] = "unknown (threadpoolctl not installed)"
+        return out
+    for api, key in (("blas", "BLAS"), ("openmp", "OpenMP")):
+        libs = [_describe(lib) for lib in threadpool_info() if lib.get("user_api") == api]
+        out[key] = "; ".join(libs) or "none loaded"
+    return out
