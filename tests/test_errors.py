@@ -39,7 +39,7 @@ CONSTRUCTOR_ERRORS = [
      "padding_mode must be one of ('zeros', 'reflect', 'replicate', 'circular'), got 'xyz'"),
     (dict(padding_mode=None), ValueError, "padding_mode must be one of"),
     (dict(bias="yes"), TypeError, "bias must be True or False, got 'yes'"),
-    (dict(dtype=np.int32), ValueError, "dtype must be float32 or float64, got int32"),
+    (dict(dtype=np.int32), ValueError, "dtype must be float16, bfloat16, float32 or float64, got int32"),
     (dict(dtype="nonsense"), TypeError, "dtype must be a NumPy floating dtype, got 'nonsense'"),
     (dict(rng="seed"), TypeError, "rng must be None, an int seed or a numpy.random.Generator"),
     (dict(algorithm=3), TypeError, "algorithm must be a string, got 3"),

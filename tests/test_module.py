@@ -246,3 +246,18 @@ def test_optimizer_errors():
         conv1d.optim.Adam([])
     with pytest.raises(TypeError, match="Sequential takes Modules"):
         conv1d.Sequential(conv1d.ReLU(), "relu")
+
+
+def test_adam_on_float16_parameters_with_default_eps_stays_finite():
+    # Zero gradients make float16 moments exactly 0 and eps=1e-8 rounds to 0 in float16;
+    # the moments are kept in float32 so the update stays finite (torch's Adam gives NaN here).
+    m = conv1d.Conv1d(2, 3, 3, dtype=np.float16, rng=0)
+    x = np.random.default_rng(0).standard_normal((4, 2, 20)).astype(np.float16)
+    opt = conv1d.optim.Adam(m.parameters(), lr=1e-2)
+    for _ in range(3):
+        opt.zero_grad()
+        y = m(x)
+        m.backward(np.sign(y).astype(np.float16))
+        m.weight.grad[0] = 0
+        opt.step()
+    assert m.weight.dtype == np.float16 and np.isfinite(m.weight).all()

@@ -7,10 +7,12 @@
 """
 
 from . import algorithms, functional, optim
+from .autotune import autotune  # the function; its module stays importable as conv1d.autotune
 from .conv import Conv1d
 from .layers import CrossEntropyLoss, GlobalAvgPool1d, ReLU
 from .module import Module, Parameter, Sequential
 from .spec import ConvSpec
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
@@ -24,6 +26,9 @@ __all__ = [
     "ReLU",
     "Sequential",
     "algorithms",
+    "autotune",
     "functional",
+    "get_num_threads",
     "optim",
+    "set_num_threads",
 ]

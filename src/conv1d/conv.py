@@ -9,7 +9,7 @@ import numpy as np
 
 from . import functional as F
 from .module import Module, Parameter
-from .spec import ConvSpec
+from .spec import ConvSpec, check_data_format
 
 
 def as_rng(rng: Any) -> np.random.Generator:
@@ -22,12 +22,15 @@ def as_rng(rng: Any) -> np.random.Generator:
 
 
 def as_param_dtype(dtype: Any) -> np.dtype:
+    """The parameters' dtype; the string ``"bfloat16"`` imports ml_dtypes for it."""
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return F.bfloat16()
     try:
         dt = np.dtype(dtype)
     except TypeError:
         raise TypeError(f"dtype must be a NumPy floating dtype, got {dtype!r}") from None
-    if dt not in F.COMPUTE_DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    if dt not in F.COMPUTE_DTYPES and not F.is_half(dt):
+        raise ValueError(f"dtype must be {F.SUPPORTED_DTYPES}, got {dt}")
     return dt
 
 
@@ -56,12 +59,17 @@ class Conv1d(Module):
     bias : bool, default True
         Whether to learn an additive bias.
     padding_mode : {"zeros", "reflect", "replicate", "circular"}, default "zeros"
-    dtype : float32 or float64, keyword-only
-        Dtype of the parameters, and of the computation: input is cast to it.
+    dtype : float16, bfloat16, float32 or float64, keyword-only, default float32
+        Dtype of the parameters, of the output and of the gradients: input is cast to it.
+        float16 and bfloat16 (``"bfloat16"`` or ``ml_dtypes.bfloat16``) are storage types:
+        the computation upcasts to float32, accumulates in float32 and rounds each result once.
     rng : None, int or numpy.random.Generator, keyword-only
         Source of the initial weights, for reproducible initialisation.
     algorithm : str, keyword-only, default "auto"
         Correlation algorithm (see ``conv1d.algorithms``).
+    data_format : {"channels_first", "channels_last"}, keyword-only, default "channels_first"
+        Layout of the input, the output and the input's gradient: ``(N, C, L)`` as PyTorch,
+        or ``(N, L, C)``. The weights keep PyTorch's layout either way.
 
     Attributes
     ----------
@@ -72,6 +80,9 @@ class Conv1d(Module):
     -----
     Input ``(N, C_in, L)`` or ``(C_in, L)``; output ``(N, C_out, L_out)`` or ``(C_out, L_out)``
     with ``L_out = floor((L + left + right - dilation*(kernel_size-1) - 1) / stride) + 1``.
+    With ``data_format="channels_last"``: input ``(N, L, C_in)`` or ``(L, C_in)``, output
+    ``(N, L_out, C_out)`` or ``(L_out, C_out)``, as transposed views (see
+    :func:`conv1d.functional.conv1d`).
 
     Examples
     --------
@@ -86,6 +97,12 @@ class Conv1d(Module):
     >>> gx = m.backward(np.ones_like(y))
     >>> gx.shape, m.weight.grad.shape
     ((20, 16, 50), (33, 16, 3))
+    >>> m = Conv1d(16, 33, 3, dtype=np.float16, data_format="channels_last", rng=0)
+    >>> m
+    Conv1d(16, 33, kernel_size=(3,), stride=(1,), data_format=channels_last)
+    >>> y = m(x.transpose(0, 2, 1))
+    >>> y.shape, y.dtype, m.weight.dtype
+    ((20, 48, 33), dtype('float16'), dtype('float16'))
     """
 
     _transient = ("_input",)
@@ -105,6 +122,7 @@ class Conv1d(Module):
         dtype: Any = np.float32,
         rng: Any = None,
         algorithm: str = "auto",
+        data_format: str = "channels_first",
     ) -> None:
         spec = ConvSpec.from_args(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, padding_mode
@@ -115,6 +133,7 @@ class Conv1d(Module):
         gen = as_rng(rng)
         if not isinstance(algorithm, str):
             raise TypeError(f"algorithm must be a string, got {algorithm!r}")
+        self.data_format = check_data_format(data_format)
         self.spec = spec
         self.algorithm = algorithm
         self._input: np.ndarray | None = None
@@ -144,37 +163,56 @@ class Conv1d(Module):
         gen = as_rng(rng)
         fan_in = self.spec.in_channels // self.spec.groups * self.spec.kernel_size
         bound = 1.0 / math.sqrt(fan_in)
-        self.weight[...] = gen.uniform(-bound, bound, self.weight.shape)
+        # Half-precision layers get the float32 layer's draws, rounded: same seed, same start.
+        draw_dtype = np.float64 if self.weight.dtype == np.float64 else np.float32
+        self.weight[...] = gen.uniform(-bound, bound, self.weight.shape).astype(draw_dtype)
         if self.bias is not None:
-            self.bias[...] = gen.uniform(-bound, bound, self.bias.shape)
+            self.bias[...] = gen.uniform(-bound, bound, self.bias.shape).astype(draw_dtype)
 
     def _input_batch(self, input: Any) -> tuple[np.ndarray, bool]:
         x = F.as_real_array("input", input).astype(self.weight.dtype, copy=False)
-        return F.as_batch(x, self.spec)
+        return F.as_batch(x, self.spec, self.data_format)
 
     def forward(self, input: Any) -> np.ndarray:
-        """Convolve ``input``, remembering it for :meth:`backward`."""
+        """Convolve ``input``, remembering it for :meth:`backward`.
+
+        A ``dask.array.Array`` input gives a lazy ``dask.array.Array`` (see
+        :mod:`conv1d.dask`); it is not remembered, and :meth:`backward` refuses to run after it.
+        """
+        if type(input).__module__.startswith("dask."):
+            from .dask import forward as dask_forward
+
+            b = None if self.bias is None else np.asarray(self.bias)
+            y = dask_forward(input, np.asarray(self.weight), b, self.spec, self.algorithm,
+                             self.data_format)
+            self._input = None
+            return y
         x, unbatched = self._input_batch(input)
         b = None if self.bias is None else np.asarray(self.bias)
         y = F.forward(x, np.asarray(self.weight), b, self.spec, self.algorithm)
         self._input, self._unbatched = x, unbatched
+        y = F.to_format(y, self.data_format)
         return y[0] if unbatched else y
 
     def backward(self, grad_output: Any) -> np.ndarray:
         """Gradient w.r.t. the last forward's input; adds into ``weight.grad``/``bias.grad``."""
         if self._input is None:
-            raise RuntimeError("Conv1d.backward called before forward")
+            raise RuntimeError(
+                "Conv1d.backward called before forward (a forward on a dask array keeps no "
+                "input: backward needs an in-memory forward, e.g. on x.compute())"
+            )
         x = self._input
         gy = F.as_real_array("grad_output", grad_output).astype(self.weight.dtype, copy=False)
-        expected = (x.shape[0], self.spec.out_channels, self.spec.output_length(x.shape[2]))
-        if self._unbatched:
-            expected = expected[1:]
+        c_out, l_out = self.spec.out_channels, self.spec.output_length(x.shape[2])
+        expected = (c_out, l_out) if self.data_format == "channels_first" else (l_out, c_out)
+        if not self._unbatched:
+            expected = (x.shape[0], *expected)
         if gy.shape != expected:
             raise ValueError(
                 f"grad_output must have the last output's shape {expected}, got {gy.shape}"
             )
         grads = F.backward(
-            gy[None] if self._unbatched else gy,
+            F.to_format(gy[None] if self._unbatched else gy, self.data_format),
             x,
             np.asarray(self.weight),
             self.bias is not None,
@@ -184,7 +222,8 @@ class Conv1d(Module):
         self.weight.accumulate(grads.weight)
         if self.bias is not None:
             self.bias.accumulate(grads.bias)
-        return grads.input[0] if self._unbatched else grads.input
+        gx = F.to_format(grads.input, self.data_format)
+        return gx[0] if self._unbatched else gx
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
@@ -199,4 +238,6 @@ class Conv1d(Module):
             s += ", bias=False"
         if self.padding_mode != "zeros":
             s += f", padding_mode={self.padding_mode}"
+        if self.data_format != "channels_first":
+            s += f", data_format={self.data_format}"
         return s

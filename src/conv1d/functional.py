@@ -13,11 +13,38 @@ import numpy as np
 
 from .algorithms import Problem, get_algorithm
 from .padding import pad, pad_backward
-from .spec import ConvSpec, as_groups
+from .spec import ConvSpec, as_groups, check_data_format
 
 __all__ = ["Gradients", "conv1d", "conv1d_backward"]
 
+#: The dtypes the algorithms compute in.
 COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: Storage-only dtypes: the data path upcasts them to float32 at its entry and rounds its
+#: results back at its exit, so the algorithms never see them. bfloat16 is ml_dtypes' and is
+#: recognised by name, so that nothing here imports ml_dtypes unless asked for a bfloat16.
+HALF_DTYPE_NAMES = ("float16", "bfloat16")
+SUPPORTED_DTYPES = "float16, bfloat16, float32 or float64"
+
+
+def is_half(dtype: np.dtype) -> bool:
+    """Whether ``dtype`` is float16 or bfloat16, i.e. stored in half but computed in float32."""
+    return np.dtype(dtype).name in HALF_DTYPE_NAMES
+
+
+def bfloat16() -> np.dtype:
+    """ml_dtypes' bfloat16 dtype, importing ml_dtypes on first use."""
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise ImportError(
+            "bfloat16 needs the ml_dtypes package: pip install ml_dtypes (or conv1d[half])"
+        ) from None
+    return np.dtype(ml_dtypes.bfloat16)
+
+
+def upcast(*arrays: np.ndarray | None) -> list[np.ndarray | None]:
+    """The arrays with float16/bfloat16 ones cast to float32 (same memory layout); others as given."""
+    return [a.astype(np.float32) if a is not None and is_half(a.dtype) else a for a in arrays]
 
 
 class Gradients(NamedTuple):
@@ -31,7 +58,7 @@ class Gradients(NamedTuple):
 def as_real_array(name: str, value: Any) -> np.ndarray:
     """``np.asarray(value)``, refusing what a convolution cannot take (bool, complex, text)."""
     arr = np.asarray(value)
-    if arr.dtype.kind not in "iuf":
+    if arr.dtype.kind not in "iuf" and arr.dtype.name != "bfloat16":
         raise TypeError(
             f"{name} must be a real floating-point or integer array, got dtype {arr.dtype}"
         )
@@ -39,24 +66,68 @@ def as_real_array(name: str, value: Any) -> np.ndarray:
 
 
 def compute_dtype(*arrays: np.ndarray) -> np.dtype:
-    """NumPy's promotion of the operands; integers alone promote to float64."""
-    dt = np.result_type(*arrays)
+    """The result's dtype: NumPy's promotion of the operands, extended to bfloat16.
+
+    Integers alone promote to float64. float16 promotes as NumPy promotes it (with float32 to
+    float32; with int8 to float16, int16 to float32, wider integers to float64). bfloat16
+    promotes exactly as float16 would, except that bfloat16 with float16 gives float32, the
+    smallest type holding both (JAX's rule too); NumPy itself refuses most of these pairs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> compute_dtype(np.zeros(1, np.float16), np.zeros(1, np.float32))
+    dtype('float32')
+    >>> compute_dtype(np.zeros(1, np.float16), np.zeros(1, np.int8))
+    dtype('float16')
+    """
+    names = {a.dtype.name for a in arrays}
+    # float16 stands in for bfloat16: same promotion, and NumPy knows float16's.
+    dt = np.result_type(*(np.float16 if a.dtype.name == "bfloat16" else a.dtype for a in arrays))
     if dt.kind in "iu":
         return np.dtype(np.float64)
-    if dt not in COMPUTE_DTYPES:
-        raise TypeError(f"supported floating dtypes are float32 and float64, got {dt}")
+    if dt == np.float16 and "bfloat16" in names:
+        dt = np.dtype(np.float32) if "float16" in names else bfloat16()
+    if dt not in COMPUTE_DTYPES and not is_half(dt):
+        raise TypeError(f"supported floating dtypes are {SUPPORTED_DTYPES}, got {dt}")
     return dt
 
 
-def as_batch(x: np.ndarray, spec: ConvSpec) -> tuple[np.ndarray, bool]:
-    """Check an input against ``spec``; return it as ``(N, C_in, L)`` and whether it was 2-D."""
+def to_format(a: np.ndarray, data_format: str) -> np.ndarray:
+    """Swap the channel and length axes for ``"channels_last"``: a view, never a copy.
+
+    The swap is its own inverse: ``(N, L, C) -> (N, C, L)`` at the data path's entry,
+    ``(N, C, L) -> (N, L, C)`` at its exit (and ``(L, C) <-> (C, L)`` unbatched).
+    """
+    return a.swapaxes(-1, -2) if data_format == "channels_last" else a
+
+
+def as_batch(
+    x: np.ndarray, spec: ConvSpec, data_format: str = "channels_first"
+) -> tuple[np.ndarray, bool]:
+    """Check an input against ``spec``; return it as ``(N, C_in, L)`` and whether it was 2-D.
+
+    A ``"channels_last"`` input ``(N, L, C_in)`` comes back as a transposed view.
+    """
+    last = data_format == "channels_last"
     if x.ndim not in (2, 3):
+        if last:
+            raise ValueError(
+                f"expected a 2-D (L, C_in) or 3-D (N, L, C_in) input "
+                f"(data_format='channels_last'), got shape {x.shape}"
+            )
         raise ValueError(
             f"expected a 2-D (C_in, L) or 3-D (N, C_in, L) input, got shape {x.shape}"
         )
     unbatched = x.ndim == 2
-    x3 = x[None] if unbatched else x
+    x3 = to_format(x[None] if unbatched else x, data_format)
     if x3.shape[1] != spec.in_channels:
+        if last:
+            raise ValueError(
+                f"expected input with {spec.in_channels} channels on its last axis "
+                f"(in_channels={spec.in_channels}, groups={spec.groups}, "
+                f"data_format='channels_last'), got input of shape {x.shape}"
+            )
         raise ValueError(
             f"expected input with {spec.in_channels} channels (in_channels={spec.in_channels}, "
             f"groups={spec.groups}), got input of shape {x.shape}"
@@ -73,14 +144,20 @@ def check_bias(b: np.ndarray | None, out_channels: int) -> None:
 def forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec, algorithm: str = "auto"
 ) -> np.ndarray:
-    """Convolve a validated ``(N, C_in, L)`` input (the layer and ``conv1d`` both end here)."""
+    """Convolve a validated ``(N, C_in, L)`` input (the layer and ``conv1d`` both end here).
+
+    float16/bfloat16 operands are upcast to float32 here and the output is rounded to ``x``'s
+    dtype once, at the end: the algorithms accumulate in float32 and never see half types.
+    """
+    out_dtype = x.dtype
+    x, w, b = upcast(x, w, b)
     xp = pad(x, spec.pad_left, spec.pad_right, spec.padding_mode)
     args = (spec.stride, spec.dilation, spec.groups)
     algo = get_algorithm(algorithm, Problem.of(xp, w, *args))
     y = algo.forward(xp, w, *args)
     if b is not None:
         y += b[:, None]
-    return y
+    return y.astype(out_dtype, copy=False)
 
 
 def backward(
@@ -91,18 +168,25 @@ def backward(
     spec: ConvSpec,
     algorithm: str = "auto",
 ) -> Gradients:
-    """Gradients for a validated input: :func:`forward` in reverse."""
+    """Gradients for a validated input: :func:`forward` in reverse.
+
+    As in :func:`forward`, half-precision operands are computed in float32; each gradient is
+    rounded once, at the end, to its argument's dtype (the bias's to the weight's).
+    """
+    x_dtype, w_dtype = x.dtype, w.dtype
+    gy, x, w = upcast(gy, x, w)
     xp = pad(x, spec.pad_left, spec.pad_right, spec.padding_mode)
     args = (spec.stride, spec.dilation, spec.groups)
     algo = get_algorithm(algorithm, Problem.of(xp, w, *args))
     gxp = algo.grad_input(gy, w, xp.shape[-1], *args)
     gx = pad_backward(gxp, spec.pad_left, spec.pad_right, spec.padding_mode)
     gw = algo.grad_weight(gy, xp, spec.kernel_size, *args)
-    gb = gy.sum(axis=(0, 2)) if has_bias else None
-    return Gradients(gx, gw, gb)
+    gb = gy.sum(axis=(0, 2)).astype(w_dtype, copy=False) if has_bias else None
+    return Gradients(gx.astype(x_dtype, copy=False), gw.astype(w_dtype, copy=False), gb)
 
 
-def _prepare(input, weight, bias, stride, padding, dilation, groups, padding_mode):
+def _prepare(input, weight, bias, stride, padding, dilation, groups, padding_mode, data_format):
+    check_data_format(data_format)
     x = as_real_array("input", input)
     w = as_real_array("weight", weight)
     b = None if bias is None else as_real_array("bias", bias)
@@ -116,7 +200,7 @@ def _prepare(input, weight, bias, stride, padding, dilation, groups, padding_mod
     g = as_groups(groups)
     spec = ConvSpec.from_args(cg * g, c_out, kernel, stride, padding, dilation, g, padding_mode)
     check_bias(b, spec.out_channels)
-    x3, unbatched = as_batch(x, spec)
+    x3, unbatched = as_batch(x, spec, data_format)
     cast = lambda a: None if a is None else a.astype(dtype, copy=False)  # noqa: E731
     return cast(x3), cast(w), cast(b), spec, unbatched
 
@@ -132,13 +216,16 @@ def conv1d(
     padding_mode: str = "zeros",
     *,
     algorithm: str = "auto",
+    data_format: str = "channels_first",
 ) -> np.ndarray:
     """1D cross-correlation of ``input`` with ``weight``, as ``torch.nn.functional.conv1d``.
 
     Parameters
     ----------
     input : array_like, shape (N, C_in, L) or (C_in, L)
-        The signal. Integer input is promoted like NumPy promotes it with ``weight``.
+        The signal (``(N, L, C_in)`` or ``(L, C_in)`` when ``data_format="channels_last"``).
+        Integer input is promoted like NumPy promotes it with ``weight``. A
+        ``dask.array.Array`` gives a lazy ``dask.array.Array`` (see :mod:`conv1d.dask`).
     weight : array_like, shape (C_out, C_in / groups, K)
         The filters.
     bias : array_like, shape (C_out,), optional
@@ -154,12 +241,28 @@ def conv1d(
         What the padded samples hold.
     algorithm : str
         ``"auto"`` or a name from ``conv1d.algorithms.ALGORITHMS``.
+    data_format : {"channels_first", "channels_last"}
+        Layout of ``input`` and of the result: ``(N, C, L)`` as PyTorch, or ``(N, L, C)`` as
+        Keras, TF and JAX allow. ``weight`` keeps PyTorch's layout either way.
 
     Returns
     -------
     ndarray, shape (N, C_out, L_out) or (C_out, L_out)
+        ``(N, L_out, C_out)`` or ``(L_out, C_out)`` for ``"channels_last"``;
         ``L_out = floor((L + left + right - dilation*(K-1) - 1) / stride) + 1``, in the
-        promoted dtype (float32 or float64).
+        promoted dtype (see :func:`compute_dtype`: float16, bfloat16, float32 or float64).
+
+    Notes
+    -----
+    float16 and bfloat16 (ml_dtypes') are storage types: the operands are upcast to float32,
+    accumulated in float32 and the result is rounded once to the promoted dtype.
+
+    ``"channels_last"`` swaps axes at the boundary, as views: the algorithm sees the input as
+    a transposed ``(N, C, L)`` view and the result is the transposed view of its
+    ``(N, C_out, L_out)`` output (C-contiguous exactly when the algorithm wrote it channels
+    last; ``np.ascontiguousarray`` if you need it so). Copies happen only inside: padding
+    writes the padded input channels-first, the half-precision upcast keeps the layout, and an
+    algorithm may copy a strided view it cannot use as it is.
 
     Examples
     --------
@@ -169,11 +272,20 @@ def conv1d(
     >>> y = conv1d(x, w, stride=2)
     >>> y.shape, y.dtype, float(y[0, 0, 0])
     ((20, 33, 24), dtype('float32'), 48.0)
+    >>> conv1d(x.transpose(0, 2, 1), w, stride=2, data_format="channels_last").shape
+    (20, 24, 33)
+    >>> conv1d(x.astype(np.float16), w.astype(np.float16)).dtype
+    dtype('float16')
     """
+    if type(input).__module__.startswith("dask."):  # lazy, block by block: conv1d.dask
+        from .dask import conv1d as dask_conv1d
+
+        return dask_conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode,
+                           algorithm=algorithm, data_format=data_format)
     x, w, b, spec, unbatched = _prepare(
-        input, weight, bias, stride, padding, dilation, groups, padding_mode
+        input, weight, bias, stride, padding, dilation, groups, padding_mode, data_format
     )
-    y = forward(x, w, b, spec, algorithm)
+    y = to_format(forward(x, w, b, spec, algorithm), data_format)
     return y[0] if unbatched else y
 
 
@@ -189,17 +301,21 @@ def conv1d_backward(
     padding_mode: str = "zeros",
     *,
     algorithm: str = "auto",
+    data_format: str = "channels_first",
 ) -> Gradients:
     """Gradients of a loss through :func:`conv1d`, given ``grad_output = dloss/dy``.
 
-    Takes :func:`conv1d`'s arguments after ``grad_output`` (shaped like its output).
+    Takes :func:`conv1d`'s arguments after ``grad_output`` (shaped like its output, in
+    ``data_format``'s layout).
 
     Returns
     -------
     Gradients
-        Named tuple ``(input, weight, bias)``, each shaped like its argument; ``bias`` is
+        Named tuple ``(input, weight, bias)``, each shaped like its argument (``input``'s in
+        ``data_format``'s layout, a transposed view for ``"channels_last"``); ``bias`` is
         ``None`` when ``bias`` is ``None``. Padded samples fold their gradient back onto the
-        samples they copy (reflect, replicate, circular).
+        samples they copy (reflect, replicate, circular). Half-precision operands are
+        computed in float32 and each gradient is rounded once to the promoted dtype.
 
     Examples
     --------
@@ -208,17 +324,20 @@ def conv1d_backward(
     >>> g = conv1d_backward(np.ones((2, 3, 8)), x, w, np.zeros(3))
     >>> g.input.shape, g.weight.shape, g.bias.shape
     ((2, 4, 10), (3, 4, 3), (3,))
+    >>> xl, gyl = x.transpose(0, 2, 1), np.ones((2, 8, 3))
+    >>> conv1d_backward(gyl, xl, w, data_format="channels_last").input.shape
+    (2, 10, 4)
     """
     x, w, b, spec, unbatched = _prepare(
-        input, weight, bias, stride, padding, dilation, groups, padding_mode
+        input, weight, bias, stride, padding, dilation, groups, padding_mode, data_format
     )
     gy = as_real_array("grad_output", grad_output)
-    expected = (x.shape[0], spec.out_channels, spec.output_length(x.shape[2]))
-    if gy.shape != (expected[1:] if unbatched else expected):
-        raise ValueError(
-            f"grad_output must have the output's shape "
-            f"{expected[1:] if unbatched else expected}, got {gy.shape}"
-        )
-    gy = gy.astype(x.dtype, copy=False)
-    grads = backward(gy[None] if unbatched else gy, x, w, b is not None, spec, algorithm)
-    return grads._replace(input=grads.input[0]) if unbatched else grads
+    c_out, l_out = spec.out_channels, spec.output_length(x.shape[2])
+    expected = (c_out, l_out) if data_format == "channels_first" else (l_out, c_out)
+    expected = expected if unbatched else (x.shape[0], *expected)
+    if gy.shape != expected:
+        raise ValueError(f"grad_output must have the output's shape {expected}, got {gy.shape}")
+    gy3 = to_format(gy[None] if unbatched else gy, data_format).astype(x.dtype, copy=False)
+    grads = backward(gy3, x, w, b is not None, spec, algorithm)
+    gx = to_format(grads.input, data_format)
+    return grads._replace(input=gx[0] if unbatched else gx)

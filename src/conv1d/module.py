@@ -132,7 +132,8 @@ class Module:
             if name not in state_dict:
                 continue
             value = np.asarray(state_dict[name])
-            if value.dtype.kind != "f":
+            # ml_dtypes' bfloat16 is a floating type NumPy files under kind "V".
+            if value.dtype.kind != "f" and value.dtype.name != "bfloat16":
                 raise TypeError(
                     f"load_state_dict: {name!r} must be a floating-point array, "
                     f"got dtype {value.dtype}"

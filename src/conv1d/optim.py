@@ -90,8 +90,11 @@ class Adam(Optimizer):
         self._t += 1
         b1, b2 = self.betas
         for i, p, g in self._grads():
+            # Moments of half-precision parameters live in float32: in float16, g*g underflows
+            # and the default eps rounds to 0 (torch.optim.Adam has that problem; we don't).
+            g = np.asarray(g, dtype=np.float64 if p.dtype == np.float64 else np.float32)
             if self.weight_decay:
-                g = g + self.weight_decay * p
+                g = g + self.weight_decay * np.asarray(p, dtype=g.dtype)
             m = self._m[i] = b1 * self._m.get(i, 0) + (1 - b1) * g
             v = self._v[i] = b2 * self._v.get(i, 0) + (1 - b2) * g * g
             m_hat = m / (1 - b1**self._t)

@@ -14,6 +14,8 @@ import numpy as np
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 PADDING_STRINGS = ("valid", "same", "causal")
+#: Where the channels are: ``(N, C, L)`` as PyTorch, or ``(N, L, C)`` as Keras, TF and JAX allow.
+DATA_FORMATS = ("channels_first", "channels_last")
 
 
 def _is_int(v: Any) -> bool:
@@ -44,6 +46,19 @@ def as_int(name: str, value: Any, *, minimum: int) -> int:
         what = "positive" if minimum == 1 else f">= {minimum}"
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return v
+
+
+def check_data_format(data_format: Any) -> str:
+    """Return ``data_format`` if it is one of :data:`DATA_FORMATS`, else raise ``ValueError``.
+
+    Examples
+    --------
+    >>> check_data_format("channels_last")
+    'channels_last'
+    """
+    if not isinstance(data_format, str) or data_format not in DATA_FORMATS:
+        raise ValueError(f"data_format must be one of {DATA_FORMATS}, got {data_format!r}")
+    return data_format
 
 
 def as_groups(groups: Any) -> int:

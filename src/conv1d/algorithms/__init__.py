@@ -64,27 +64,72 @@ class Algorithm:
     cost: Callable[[Problem], float] = lambda problem: float("inf")
 
 
+#: The algorithm of last resort: :func:`choose` returns it only when no other registered
+#: algorithm supports the problem (it is the simple, obviously right one, never the fast one).
+FALLBACK = "reference"
+
+#: Seconds per FLOP of the reference algorithm's ``np.einsum`` per tap: 1.5-11 GFLOP/s
+#: measured on suite shapes (float32, /work/scratch_h3a/calib.py); only autotune's shortlist
+#: reads it, since :func:`choose` never picks the reference when anything else applies.
+REFERENCE_S_PER_FLOP = 1 / 4e9
+#: Python overhead of one reference call per tap (one einsum set-up): ~3 us measured.
+REFERENCE_S_PER_TAP = 3e-6
+
+
+def _reference_cost(problem: Problem) -> float:
+    return problem.kernel_size * REFERENCE_S_PER_TAP + problem.flops * REFERENCE_S_PER_FLOP
+
+
+def candidates(problem: Problem) -> dict[str, float]:
+    """Estimated forward seconds of every algorithm that supports ``problem`` (not ``"auto"``).
+
+    The reference appears only when nothing else supports ``problem``.
+
+    Examples
+    --------
+    >>> costs = candidates(Problem(batch=20, in_channels=16, out_channels=33, kernel_size=3,
+    ...                            length=50, stride=2))
+    >>> "reference" in costs, min(costs, key=costs.get)
+    (False, 'gemm')
+    """
+    costs = {
+        name: algo.cost(problem)
+        for name, algo in ALGORITHMS.items()
+        if name not in ("auto", FALLBACK) and algo.unsupported(problem) is None
+    }
+    return costs or {FALLBACK: ALGORITHMS[FALLBACK].cost(problem)}
+
+
 def choose(problem: Problem) -> str:
     """Name of the algorithm ``"auto"`` runs for ``problem`` (a pure function of the shape).
+
+    The cheapest supported algorithm by its ``cost`` model (see :func:`candidates`); no timing.
 
     Examples
     --------
     >>> choose(Problem(batch=20, in_channels=16, out_channels=33, kernel_size=3, length=50))
-    'reference'
+    'gemm'
+    >>> choose(Problem(8, 512, 512, kernel_size=4, length=4102, groups=512))
+    'direct'
+    >>> choose(Problem(4, 64, 64, kernel_size=1023, length=17406, groups=64))
+    'fft'
     """
-    best, best_cost = "reference", float("inf")
-    for name, algo in ALGORITHMS.items():
-        if name == "auto" or algo.unsupported(problem) is not None:
-            continue
-        c = algo.cost(problem)
-        if c < best_cost:
-            best, best_cost = name, c
-    return best
+    costs = candidates(problem)
+    return min(costs, key=costs.__getitem__)
+
+
+def _pick(kind: str, problem: Problem, run: Callable[[str], np.ndarray]) -> np.ndarray:
+    """Run ``kind`` with the chosen algorithm: :func:`choose`'s, or autotune's when enabled."""
+    from ..autotune import is_enabled, run_tuned  # the module (conv1d.autotune is its function)
+
+    if is_enabled():
+        return run_tuned(kind, problem, run)
+    return run(choose(problem))
 
 
 def _auto_forward(x, w, stride, dilation, groups):
-    name = choose(Problem.of(x, w, stride, dilation, groups))
-    return ALGORITHMS[name].forward(x, w, stride, dilation, groups)
+    p = Problem.of(x, w, stride, dilation, groups)
+    return _pick("forward", p, lambda name: ALGORITHMS[name].forward(x, w, stride, dilation, groups))
 
 
 def _auto_grad_input(gy, w, length, stride, dilation, groups):
@@ -92,21 +137,30 @@ def _auto_grad_input(gy, w, length, stride, dilation, groups):
     _, cg, kernel = w.shape
     dtype = np.result_type(gy, w).name
     p = Problem(n, cg * groups, c_out, kernel, length, stride, dilation, groups, dtype)
-    return ALGORITHMS[choose(p)].grad_input(gy, w, length, stride, dilation, groups)
+    return _pick("grad_input", p, lambda name: ALGORITHMS[name].grad_input(
+        gy, w, length, stride, dilation, groups))
 
 
 def _auto_grad_weight(gy, x, kernel, stride, dilation, groups):
     n, c_in, length = x.shape
     dtype = np.result_type(gy, x).name
     p = Problem(n, c_in, gy.shape[1], kernel, length, stride, dilation, groups, dtype)
-    return ALGORITHMS[choose(p)].grad_weight(gy, x, kernel, stride, dilation, groups)
+    return _pick("grad_weight", p, lambda name: ALGORITHMS[name].grad_weight(
+        gy, x, kernel, stride, dilation, groups))
 
+
+# Algorithm modules build their entries from the classes above, so they are imported here.
+from . import direct, fft, gemm  # noqa: E402
 
 ALGORITHMS: dict[str, Algorithm] = {
     "auto": Algorithm("auto", _auto_forward, _auto_grad_input, _auto_grad_weight),
     "reference": Algorithm(
-        "reference", reference.forward, reference.grad_input, reference.grad_weight
+        "reference", reference.forward, reference.grad_input, reference.grad_weight,
+        cost=_reference_cost,
     ),
+    "fft": fft.ALGORITHM,
+    "gemm": gemm.ALGORITHM,
+    "direct": direct.ALGORITHM,
 }
 
 
