@@ -9,6 +9,7 @@
 from . import algorithms, functional, optim
 from .autotune import autotune  # the function; its module stays importable as conv1d.autotune
 from .conv import Conv1d
+from .io import load, save
 from .layers import CrossEntropyLoss, GlobalAvgPool1d, ReLU
 from .module import Module, Parameter, Sequential
 from .spec import ConvSpec
@@ -29,6 +30,8 @@ __all__ = [
     "autotune",
     "functional",
     "get_num_threads",
+    "load",
     "optim",
+    "save",
     "set_num_threads",
 ]

@@ -154,6 +154,52 @@ class Conv1d(Module):
     groups = property(lambda self: self.spec.groups)
     padding_mode = property(lambda self: self.spec.padding_mode)
 
+    @property
+    def padding_amounts(self) -> tuple[int, int]:
+        """``(left, right)``: the samples the padding actually adds at each end.
+
+        >>> Conv1d(1, 1, 4, padding="same", dilation=3).padding_amounts
+        (4, 5)
+        >>> Conv1d(1, 1, 3, padding="causal", dilation=2).padding_amounts
+        (4, 0)
+        """
+        return self.spec.pad_left, self.spec.pad_right
+
+    @property
+    def receptive_field(self) -> int:
+        """Input samples one output depends on: ``dilation * (kernel_size - 1) + 1``.
+
+        >>> Conv1d(1, 1, 3, dilation=4).receptive_field
+        9
+        """
+        return self.spec.span
+
+    def output_length(self, length: int) -> int:
+        """``L_out`` for an input of ``length`` samples (the "Shape" formula).
+
+        Raises
+        ------
+        ValueError
+            If a signal of ``length`` samples is too short for the layer (the error ``forward``
+            would give), or ``length`` is negative.
+
+        Examples
+        --------
+        >>> Conv1d(16, 33, 3, stride=2).output_length(50)
+        24
+        """
+        from .spec import as_int
+
+        n = as_int("length", length, minimum=0)
+        self.spec.check_length(n)
+        return self.spec.output_length(n)
+
+    def stream(self) -> Any:
+        """Chunk-by-chunk inference equal to ``forward``: a :class:`conv1d.stream.ConvStream`."""
+        from .stream import ConvStream
+
+        return ConvStream(self)
+
     def reset_parameters(self, rng: Any = None) -> None:
         """Draw weight and bias from U(-sqrt(k), sqrt(k)), ``k = groups / (C_in * K)``.
 

@@ -33,6 +33,12 @@ class ReLU(Module):
             grad_output.dtype, copy=False
         )
 
+    def stream(self) -> Any:
+        """Elementwise, so it streams with no delay: a :class:`conv1d.stream.ElementwiseStream`."""
+        from .stream import ElementwiseStream
+
+        return ElementwiseStream(self)
+
 
 class GlobalAvgPool1d(Module):
     """Mean over the length axis: ``(N, C, L) -> (N, C)``.

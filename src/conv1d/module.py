@@ -80,6 +80,13 @@ class Module:
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
+    def stream(self) -> Any:
+        """Chunk-by-chunk inference (see :mod:`conv1d.stream`); modules that can override it."""
+        raise TypeError(
+            f"{type(self).__name__} cannot stream: only modules whose output runs along the "
+            "input's time axis can (Conv1d, ReLU, and Sequential stacks of them)"
+        )
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
         for name, value in vars(self).items():
             if isinstance(value, Module):
@@ -195,3 +202,9 @@ class Sequential(Module):
         for m in reversed(list(self)):
             grad_output = m.backward(grad_output)
         return grad_output
+
+    def stream(self) -> Any:
+        """Stream the whole stack: a :class:`conv1d.stream.SequentialStream`."""
+        from .stream import SequentialStream
+
+        return SequentialStream.of(list(self))
