@@ -33,7 +33,7 @@ MIB = 2**20
 NO_SPILL = {
     "distributed.worker.memory.target": False,
     "distributed.worker.memory.spill": False,
-    "distributed.worker.memory.pause": 0.8,
+    "distributed.worker.memory.pause": False,
     "distributed.worker.memory.terminate": 0.95,
 }
 

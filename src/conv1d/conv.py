@@ -225,7 +225,7 @@ class Conv1d(Module):
         A ``dask.array.Array`` input gives a lazy ``dask.array.Array`` (see
         :mod:`conv1d.dask`); it is not remembered, and :meth:`backward` refuses to run after it.
         """
-        if type(input).__module__.startswith("dask."):
+        if F.is_dask_array(input):
             from .dask import forward as dask_forward
 
             b = None if self.bias is None else np.asarray(self.bias)

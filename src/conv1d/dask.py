@@ -36,7 +36,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +43,7 @@ import numpy as np
 
 from . import functional as F
 from .algorithms import Problem, get_algorithm
+from .functional import is_dask_array
 from .padding import edge_indices
 from .spec import ConvSpec, as_groups, check_data_format
 
@@ -51,19 +51,6 @@ if TYPE_CHECKING:
     import dask.array
 
 __all__ = ["conv1d", "forward", "is_dask_array", "plan_blocks"]
-
-
-def is_dask_array(value: Any) -> bool:
-    """Whether ``value`` is a ``dask.array.Array`` (never imports dask to find out).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> is_dask_array(np.zeros(3))
-    False
-    """
-    da = sys.modules.get("dask.array")
-    return da is not None and isinstance(value, da.Array)
 
 
 @dataclass(frozen=True)
@@ -158,7 +145,7 @@ def _conv_block(
     if len(pieces) == 1 and starts[0] <= lo and hi <= starts[0] + first.shape[-1]:
         window = first[..., lo - starts[0] : hi - starts[0]]  # a view: no copy
     else:
-        window = np.zeros((*first.shape[:2], hi - lo), first.dtype)
+        window = np.empty((*first.shape[:2], hi - lo), first.dtype)
         inside = max(lo, 0), min(hi, length)
         pos = np.arange(lo, hi)
         src = pos.copy()  # the input sample each window position holds, -1 for a zero
@@ -166,6 +153,7 @@ def _conv_block(
         left, right = pos < 0, pos >= length
         src[left] = li[pos[left] + spec.pad_left] if li.size else -1
         src[right] = ri[pos[right] - length] if ri.size else -1
+        window[..., src < 0] = 0
         for start, piece in zip(starts, pieces, strict=True):
             stop = start + piece.shape[-1]
             first_in, end_in = max(inside[0], start), min(inside[1], stop)
@@ -217,11 +205,12 @@ def forward(
     length = x.shape[2]
     blocks = plan_blocks(x.chunks[2], spec)
     # Check the algorithm now, on every block shape, not on a worker at compute time.
+    dtype = "float32" if F.is_half(weight.dtype) else weight.dtype.name  # what blocks run in
     for n in set(x.chunks[0]):
         for width in {blk.hi - blk.lo for blk in blocks}:
             get_algorithm(algorithm, Problem(
                 n, spec.in_channels, spec.out_channels, spec.kernel_size, width, spec.stride,
-                spec.dilation, spec.groups, weight.dtype.name,
+                spec.dilation, spec.groups, dtype,
             ))
 
     token = tokenize(x, weight, bias, spec, algorithm)

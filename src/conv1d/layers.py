@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .functional import is_dask_array
 from .module import Module
 
 
@@ -24,6 +25,9 @@ class ReLU(Module):
         self._mask: np.ndarray | None = None
 
     def forward(self, x: Any) -> np.ndarray:
+        if is_dask_array(x):  # lazy in, lazy out; like Conv1d, nothing kept for backward
+            self._mask = None
+            return np.maximum(x, 0)
         x = np.asarray(x)
         self._mask = x > 0
         return np.where(self._mask, x, 0).astype(x.dtype, copy=False)

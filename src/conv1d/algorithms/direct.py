@@ -65,7 +65,10 @@ def _run(units, fn, macs: int):
     return threads.parallel_map(lambda part: [fn(u) for u in part], parts)
 
 
-def forward(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int) -> np.ndarray:
+def forward(
+    x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int,
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
     dtype = np.result_type(x, w)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     n, _, length = x.shape
@@ -75,6 +78,7 @@ def forward(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: in
     y = np.empty((n, groups, og, lo), dtype)
     xg = x.reshape(n, groups, cg, length)
     wg = w.reshape(groups, og, cg, kernel)
+    bg = None if bias is None else bias.astype(dtype, copy=False).reshape(groups, og, 1)
 
     def unit(u):
         i, g0, g1, tb = u
@@ -90,6 +94,8 @@ def forward(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: in
                         np.multiply(tap, wg[g0:g1, :, 0, 0, None], out=acc)
                     else:
                         acc += np.multiply(tap, wg[g0:g1, :, c, k, None], out=tm)
+            if bg is not None:  # while the chunk is in cache
+                acc += bg[g0:g1]
 
     _run(_units(n, groups, og, lo, dtype.itemsize), unit, n * c_out * cg * kernel * lo)
     return y.reshape(n, c_out, lo)
@@ -229,4 +235,5 @@ def unsupported(problem: Problem) -> str | None:
     return None
 
 
-ALGORITHM = Algorithm("direct", forward, grad_input, grad_weight, unsupported, cost)
+ALGORITHM = Algorithm("direct", forward, grad_input, grad_weight, unsupported, cost,
+                      fuses_bias=True)

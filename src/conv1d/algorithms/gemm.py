@@ -6,8 +6,8 @@ Same contract as :mod:`conv1d.algorithms.reference`: already padded input, ``x: 
 How it works
 ------------
 * **Forward.** For a chunk of samples and output positions, the columns
-  ``cols[n, g, (c, k), t] = x[n, g*C_in/g + c, k*d + s*t]`` are copied out of a strided view
-  of ``x`` (one ``np.copyto``), then one ``np.matmul`` per chunk, batched over samples and
+  ``cols[n, g, (c, k), t] = x[n, g*C_in/g + c, k*d + s*t]`` are copied out of ``x``
+  (one slice copy per tap), then one ``np.matmul`` per chunk, batched over samples and
   groups, computes ``y[n, g] = W[g] @ cols[n, g]`` with inner dimension ``C_in/g * K`` straight
   into the output (Chellapilla, Puri & Simard, "High Performance Convolutional Neural Networks
   for Document Processing", 2006). A chunk's columns take about :data:`CHUNK_BYTES`, so the
@@ -24,7 +24,6 @@ A NaN or Inf reaches only the outputs whose products include it, exactly as in t
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from . import Algorithm, Problem
 
@@ -64,12 +63,14 @@ def _columns(x, n0, n1, t0, t1, kernel, stride, dilation, groups, buf):
     """im2col of one chunk into ``buf``: ``(m, G, C_in/g * K, t1 - t0)``."""
     m, c_in, tl = n1 - n0, x.shape[1], t1 - t0
     cg = c_in // groups
-    sn, sc, sl = x.strides
     cols = buf[: m * c_in * kernel * tl].reshape(m, groups, cg, kernel, tl)
-    # (m, C_in, L) -> (m, G, C_in/g, K, tl): tap k, position t reads x[..., k*d + s*(t0 + t)]
-    src = x[n0:n1, :, stride * t0 :]
-    view = as_strided(src, cols.shape, (sn, cg * sc, sc, dilation * sl, stride * sl), writeable=False)
-    np.copyto(cols, view)
+    xs = x[n0:n1].reshape(m, groups, cg, x.shape[2])
+    # (m, C_in, L) -> (m, G, C_in/g, K, tl): tap k, position t reads x[..., k*d + s*(t0 + t)].
+    # One slice copy per tap: as cheap per element as one copy of an as_strided view, and
+    # ~10 us less per call (as_strided's Python set-up), which counts on small layers.
+    for k in range(kernel):
+        start = k * dilation + stride * t0
+        np.copyto(cols[:, :, :, k], xs[..., start : start + stride * (tl - 1) + 1 : stride])
     return cols.reshape(m, groups, cg * kernel, tl)
 
 
@@ -80,7 +81,10 @@ def _blasable(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
-def forward(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int) -> np.ndarray:
+def forward(
+    x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int,
+    bias: np.ndarray | None = None,
+) -> np.ndarray:
     dtype = np.result_type(x, w)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     n, c_in, length = x.shape
@@ -89,18 +93,24 @@ def forward(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: in
     lo = _lo(length, kernel, stride, dilation)
     y = np.empty((n, c_out, lo), dtype)
     wg = np.ascontiguousarray(w).reshape(groups, og, cg * kernel)
+    # The bias is added to each chunk's output right after its product, while it is in cache.
+    bg = None if bias is None else bias.astype(dtype, copy=False).reshape(groups, og, 1)
     nb, tb = _plan(n, lo, c_in * kernel * dtype.itemsize)
     if kernel == 1 and stride == 1 and x.strides[-1] == dtype.itemsize:
         # A 1x1 kernel at stride 1: the input already is the column matrix.
         for n0, n1, t0, t1 in _chunks(n, lo, nb, tb):
             xs = x[n0:n1, :, t0:t1].reshape(n1 - n0, groups, cg, t1 - t0)
-            np.matmul(wg, xs, out=y[n0:n1, :, t0:t1].reshape(n1 - n0, groups, og, t1 - t0))
+            yc = np.matmul(wg, xs, out=y[n0:n1, :, t0:t1].reshape(n1 - n0, groups, og, t1 - t0))
+            if bg is not None:
+                yc += bg
         return y
     buf = np.empty(nb * c_in * kernel * tb, dtype)
     for n0, n1, t0, t1 in _chunks(n, lo, nb, tb):
         cols = _columns(x, n0, n1, t0, t1, kernel, stride, dilation, groups, buf)
         # (G, og, cg*K) @ (m, G, cg*K, tl) -> (m, G, og, tl), written into y
-        np.matmul(wg, cols, out=y[n0:n1, :, t0:t1].reshape(n1 - n0, groups, og, t1 - t0))
+        yc = np.matmul(wg, cols, out=y[n0:n1, :, t0:t1].reshape(n1 - n0, groups, og, t1 - t0))
+        if bg is not None:
+            yc += bg
     return y
 
 
@@ -210,4 +220,4 @@ def unsupported(problem: Problem) -> str | None:
     return None
 
 
-ALGORITHM = Algorithm("gemm", forward, grad_input, grad_weight, unsupported, cost)
+ALGORITHM = Algorithm("gemm", forward, grad_input, grad_weight, unsupported, cost, fuses_bias=True)

@@ -2,6 +2,10 @@
 
 Every other algorithm is tested against this one. Inputs are already padded; the layout is
 ``x: (N, C_in, L)``, ``w: (C_out, C_in/groups, K)``, ``y: (N, C_out, L_out)``.
+
+The bias is not part of this contract: the caller adds it to the output
+(:func:`conv1d.algorithms.forward_with_bias`). An algorithm registered with
+``fuses_bias=True`` may instead take it as ``forward(..., bias=b)`` and add it itself.
 """
 
 from __future__ import annotations
