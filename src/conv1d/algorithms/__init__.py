@@ -55,9 +55,10 @@ class Algorithm:
     ``unsupported(problem)`` returns ``None`` when the algorithm can run the problem, else
     a sentence saying why not. ``cost(problem)`` is the cost model's estimate of the
     forward's run time in seconds; :func:`choose` takes the cheapest supported algorithm.
-    ``fuses_bias``: ``forward`` also takes a keyword ``bias`` of shape ``(C_out,)`` (or
-    ``None``) and adds it itself, e.g. to each output chunk while it is in cache; otherwise
-    :func:`forward_with_bias` adds it afterwards, one more pass over the output in memory.
+    ``fuses_bias``: ``forward`` also takes a sixth argument ``bias`` of shape ``(C_out,)``
+    (or ``None``, its default) and adds it itself, e.g. inside its matrix product or to each
+    output chunk while it is in cache; otherwise :func:`forward_with_bias` adds it
+    afterwards, one more pass over the output in memory.
     """
 
     name: str
@@ -75,7 +76,7 @@ def forward_with_bias(algo: Algorithm, x: np.ndarray, w: np.ndarray, bias: np.nd
     if bias is None:
         return algo.forward(x, w, stride, dilation, groups)
     if algo.fuses_bias:
-        return algo.forward(x, w, stride, dilation, groups, bias=bias)
+        return algo.forward(x, w, stride, dilation, groups, bias)
     y = algo.forward(x, w, stride, dilation, groups)
     y += bias[:, None]
     return y

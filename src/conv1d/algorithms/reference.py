@@ -5,7 +5,8 @@ Every other algorithm is tested against this one. Inputs are already padded; the
 
 The bias is not part of this contract: the caller adds it to the output
 (:func:`conv1d.algorithms.forward_with_bias`). An algorithm registered with
-``fuses_bias=True`` may instead take it as ``forward(..., bias=b)`` and add it itself.
+``fuses_bias=True`` instead takes it as a sixth argument, ``forward(x, w, stride, dilation,
+groups, bias)``, and adds it itself.
 """
 
 from __future__ import annotations
