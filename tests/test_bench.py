@@ -200,3 +200,19 @@ def test_section_hook(tmp_path, capsys, monkeypatch, fixed_roofline):
     assert (context.threads, context.repeat, context.torch) == (1, 3, None)
     assert "| fake | row |" in capsys.readouterr().out
     assert "## Fake section\n\n3 repetitions\n" in out.read_text()
+
+
+def test_algorithms_section_checks_auto_against_every_algorithm(tmp_path, capsys):
+    from conv1d import bench
+
+    out = tmp_path / "b.md"
+    code = bench.main(["--case", "seed_example", "--repeat", "1", "--no-torch", "--algorithms",
+                       "--output", str(out), "--chart", str(tmp_path / "b.png")])
+    assert code == 0
+    text = out.read_text()
+    assert "## Does `auto` pick the fastest algorithm?" in text
+    rows = [line for line in text.splitlines() if line.startswith("| seed_example")]
+    section_rows = [r for r in rows if "gemm" in r and ("yes" in r or "NO" in r)]
+    assert len(section_rows) == 2  # forward and forward+backward
+    for row in section_rows:  # every eligible algorithm was timed, not just auto's pick
+        assert "fft" in row and "direct" in row

@@ -68,6 +68,7 @@ __all__ = ["SECTIONS", "SUITE", "Case", "Context", "Timing", "main", "time_inter
 SECTIONS: dict[str, str] = {
     "streaming": "conv1d.stream:bench_streaming",
     "torch-layer": "conv1d.torch:bench_torch_layer",
+    "algorithms": "conv1d.bench.choice:bench_algorithms",
 }
 
 
@@ -80,6 +81,7 @@ class Context:
     quick: bool
     torch: ModuleType | None
     roofline: roofline.Roofline
+    cases: list[Case] | None = None  # the suite cases this run selected
 
     def time(self, fns: dict[str, Callable[[], Any]], **kwargs: Any) -> dict[str, Timing]:
         """:func:`time_interleaved` with this run's repetitions."""
@@ -221,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: measuring the roofline ({args.threads} threads)...", file=sys.stderr)
         machine = roofline.measure(args.threads)
         results, failures = run_suite(args.cases, args.repeat, torch, machine)
-        context = Context(args.threads, args.repeat, args.quick, torch, machine)
+        context = Context(args.threads, args.repeat, args.quick, torch, machine, args.cases)
         print(markdown_table(COLUMNS, [r.row() for r in results]))
         extra: list[str] = []
         for flag, section in sections.items():
