@@ -480,3 +480,15 @@ def test_streaming_keeps_the_layers_backward_state_and_the_callers_chunks():
     np.testing.assert_allclose(np.concatenate(parts, axis=-1), y, rtol=1e-12, atol=1e-12)
     assert net.backward(np.ones_like(y)).shape == x.shape  # still the offline forward's
     assert net[0]._input.shape == x.shape and net[1]._mask.shape == y.shape
+
+
+def test_nested_sequential_too_short_fails_before_any_layer_flushes():
+    inner = Sequential(Conv1d(2, 2, 5, rng=1), ReLU())
+    net = Sequential(Conv1d(1, 2, 3, padding="causal", rng=0), inner)
+    s = net.stream()
+    x = np.random.default_rng(0).standard_normal((1, 1, 12))
+    parts = [s(x[..., :3])]
+    with pytest.raises(ValueError, match="kernel size can't be greater than the padded input"):
+        s.flush()  # 3 samples: the inner kernel of 5 cannot run
+    parts += [s(x[..., 3:]), s.flush()]  # nothing had ended: the signal goes on
+    np.testing.assert_allclose(np.concatenate(parts, axis=-1), net(x), rtol=1e-12, atol=1e-12)

@@ -90,6 +90,15 @@ class Stream:
         """Outputs a whole signal of ``length`` samples gives; ``ValueError`` if too short."""
         return length
 
+    @property
+    def samples(self) -> int | None:
+        """Input samples of the current signal seen so far, where the stream counts them.
+
+        ``None`` before the first chunk, and always for elementwise layers, which do not
+        know their time axis (it is the last or, channels-last, the middle one).
+        """
+        return None
+
 
 def _finished(stream: Stream) -> RuntimeError:
     return RuntimeError(
@@ -177,6 +186,10 @@ class ConvStream(Stream):
     def output_length(self, length: int) -> int:
         self._spec.check_length(length)
         return self._spec.output_length(length)
+
+    @property
+    def samples(self) -> int | None:
+        return None if self._rank is None else self._length
 
     def _chunk(self, chunk: Any) -> tuple[np.ndarray, int]:
         """``chunk`` checked against the layer and the first chunk, as (N, C_in, T); its ndim."""
@@ -398,6 +411,10 @@ class SequentialStream(Stream):
             length = st.output_length(length)
         return length
 
+    @property
+    def samples(self) -> int | None:
+        return self._streams[0].samples if self._streams else None
+
     def __call__(self, chunk: Any) -> np.ndarray:
         for st in self._streams:
             chunk = st(chunk)
@@ -406,12 +423,13 @@ class SequentialStream(Stream):
     def flush(self) -> np.ndarray:
         if not self._streams:
             raise ValueError("an empty Sequential has nothing to stream")
-        for i, st in enumerate(self._streams):  # fail before any layer has ended its signal
-            if isinstance(st, ConvStream):  # the first one counts the signal's samples
-                if st._rank is not None and not st._done:
-                    length = st._length
-                    for later in self._streams[i:]:
-                        length = later.output_length(length)
+        # Fail before any layer has ended its signal: from the first layer that counts its
+        # samples (a Conv1d, or a nested Sequential starting with one), through the rest.
+        for i, st in enumerate(self._streams):
+            if st.samples is not None:
+                length = st.samples
+                for later in self._streams[i:]:
+                    length = later.output_length(length)
                 break
         y = self._streams[0].flush()
         for st in self._streams[1:]:
