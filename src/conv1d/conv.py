@@ -248,17 +248,10 @@ class Conv1d(Module):
                 "input: backward needs an in-memory forward, e.g. on x.compute())"
             )
         x = self._input
-        gy = F.as_real_array("grad_output", grad_output).astype(self.weight.dtype, copy=False)
-        c_out, l_out = self.spec.out_channels, self.spec.output_length(x.shape[2])
-        expected = (c_out, l_out) if self.data_format == "channels_first" else (l_out, c_out)
-        if not self._unbatched:
-            expected = (x.shape[0], *expected)
-        if gy.shape != expected:
-            raise ValueError(
-                f"grad_output must have the last output's shape {expected}, got {gy.shape}"
-            )
+        gy = F.grad_output_batch(grad_output, x, self.spec, self._unbatched, self.data_format,
+                                 what="the last output's shape")
         grads = F.backward(
-            F.to_format(gy[None] if self._unbatched else gy, self.data_format),
+            gy,
             x,
             np.asarray(self.weight),
             self.bias is not None,

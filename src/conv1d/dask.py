@@ -45,7 +45,7 @@ from . import functional as F
 from .algorithms import Problem, get_algorithm
 from .functional import is_dask_array
 from .padding import edge_indices
-from .spec import ConvSpec, as_groups, check_data_format
+from .spec import ConvSpec, check_data_format
 
 if TYPE_CHECKING:
     import dask.array
@@ -271,18 +271,6 @@ def conv1d(
     if not is_dask_array(input):
         raise TypeError(f"input must be a dask.array.Array, got {type(input).__name__}")
     check_data_format(data_format)
-    w = F.as_real_array("weight", weight)
-    b = None if bias is None else F.as_real_array("bias", bias)
-    if w.ndim != 3:
-        raise ValueError(
-            f"weight must be 3-D (out_channels, in_channels/groups, kernel_size), "
-            f"got shape {w.shape}"
-        )
-    dtype = F.compute_dtype(np.empty(0, input.dtype), w, *([] if b is None else [b]))
-    c_out, cg, kernel = w.shape
-    g = as_groups(groups)
-    spec = ConvSpec.from_args(cg * g, c_out, kernel, stride, padding, dilation, g, padding_mode)
-    F.check_bias(b, spec.out_channels)
-    w = w.astype(dtype, copy=False)
-    b = None if b is None else b.astype(dtype, copy=False)
+    w, b, spec = F.prepare_weights(input.dtype, weight, bias, stride, padding, dilation, groups,
+                                   padding_mode)
     return forward(input, w, b, spec, algorithm, data_format)

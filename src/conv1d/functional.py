@@ -202,9 +202,13 @@ def backward(
     return Gradients(gx.astype(x_dtype, copy=False), gw.astype(w_dtype, copy=False), gb)
 
 
-def _prepare(input, weight, bias, stride, padding, dilation, groups, padding_mode, data_format):
-    check_data_format(data_format)
-    x = as_real_array("input", input)
+def prepare_weights(
+    input_dtype: np.dtype, weight, bias, stride, padding, dilation, groups, padding_mode
+) -> tuple[np.ndarray, np.ndarray | None, ConvSpec]:
+    """Validate ``weight``, ``bias`` and the arguments; cast both to the computation's dtype.
+
+    Shared by the in-memory path and :mod:`conv1d.dask`, which has no input array to hand.
+    """
     w = as_real_array("weight", weight)
     b = None if bias is None else as_real_array("bias", bias)
     if w.ndim != 3:
@@ -212,14 +216,36 @@ def _prepare(input, weight, bias, stride, padding, dilation, groups, padding_mod
             f"weight must be 3-D (out_channels, in_channels/groups, kernel_size), "
             f"got shape {w.shape}"
         )
-    dtype = compute_dtype(x, w, *([] if b is None else [b]))
+    dtype = compute_dtype(np.empty(0, input_dtype), w, *([] if b is None else [b]))
     c_out, cg, kernel = w.shape
     g = as_groups(groups)
     spec = ConvSpec.from_args(cg * g, c_out, kernel, stride, padding, dilation, g, padding_mode)
     check_bias(b, spec.out_channels)
+    return w.astype(dtype, copy=False), None if b is None else b.astype(dtype, copy=False), spec
+
+
+def _prepare(input, weight, bias, stride, padding, dilation, groups, padding_mode, data_format):
+    check_data_format(data_format)
+    x = as_real_array("input", input)
+    w, b, spec = prepare_weights(x.dtype, weight, bias, stride, padding, dilation, groups,
+                                 padding_mode)
     x3, unbatched = as_batch(x, spec, data_format)
-    cast = lambda a: None if a is None else a.astype(dtype, copy=False)  # noqa: E731
-    return cast(x3), cast(w), cast(b), spec, unbatched
+    return x3.astype(w.dtype, copy=False), w, b, spec, unbatched
+
+
+def grad_output_batch(grad_output: Any, x: np.ndarray, spec: ConvSpec, unbatched: bool,
+                      data_format: str, what: str = "the output's shape") -> np.ndarray:
+    """Check ``grad_output`` against the output of ``x`` (N, C_in, L); return it (N, C_out, L_out).
+
+    ``what`` names the shape expected in the error message.
+    """
+    gy = as_real_array("grad_output", grad_output)
+    c_out, l_out = spec.out_channels, spec.output_length(x.shape[2])
+    expected = (c_out, l_out) if data_format == "channels_first" else (l_out, c_out)
+    expected = expected if unbatched else (x.shape[0], *expected)
+    if gy.shape != expected:
+        raise ValueError(f"grad_output must have {what} {expected}, got {gy.shape}")
+    return to_format(gy[None] if unbatched else gy, data_format).astype(x.dtype, copy=False)
 
 
 def conv1d(
@@ -353,13 +379,7 @@ def conv1d_backward(
     x, w, b, spec, unbatched = _prepare(
         input, weight, bias, stride, padding, dilation, groups, padding_mode, data_format
     )
-    gy = as_real_array("grad_output", grad_output)
-    c_out, l_out = spec.out_channels, spec.output_length(x.shape[2])
-    expected = (c_out, l_out) if data_format == "channels_first" else (l_out, c_out)
-    expected = expected if unbatched else (x.shape[0], *expected)
-    if gy.shape != expected:
-        raise ValueError(f"grad_output must have the output's shape {expected}, got {gy.shape}")
-    gy3 = to_format(gy[None] if unbatched else gy, data_format).astype(x.dtype, copy=False)
-    grads = backward(gy3, x, w, b is not None, spec, algorithm)
+    gy = grad_output_batch(grad_output, x, spec, unbatched, data_format)
+    grads = backward(gy, x, w, b is not None, spec, algorithm)
     gx = to_format(grads.input, data_format)
     return grads._replace(input=gx[0] if unbatched else gx)
