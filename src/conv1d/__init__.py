@@ -20,8 +20,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Conv1d",
-    "ConvTranspose1d",
     "ConvSpec",
+    "ConvTranspose1d",
     "CrossEntropyLoss",
     "GlobalAvgPool1d",
     "Module",

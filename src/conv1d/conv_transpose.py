@@ -190,10 +190,10 @@ class ConvTranspose1d(Module):
 
             b = None if self.bias is None else np.asarray(self.bias)
             spec = self.spec if input.ndim not in (2, 3) else self._spec_for(input.shape, output_size)
-            y = dask_forward(input, np.asarray(self.weight), b, spec, self.algorithm,
-                             self.data_format)
+            lazy: Any = dask_forward(input, np.asarray(self.weight), b, spec, self.algorithm,
+                                     self.data_format)
             self._input = None
-            return y
+            return lazy
         x = F.as_real_array("input", input).astype(self.weight.dtype, copy=False)
         x3, unbatched = FT.as_batch(x, self.spec, self.data_format)
         spec = self._spec_for(x.shape, output_size)
@@ -216,7 +216,7 @@ class ConvTranspose1d(Module):
         grads = FT.backward(gy, x, np.asarray(self.weight), self.bias is not None, spec,
                             self.algorithm)
         self.weight.accumulate(grads.weight)
-        if self.bias is not None:
+        if self.bias is not None and grads.bias is not None:
             self.bias.accumulate(grads.bias)
         gx = F.to_format(grads.input, self.data_format)
         return gx[0] if self._unbatched else gx
@@ -346,10 +346,9 @@ class ConvTransposeStream(Stream):
             self._rank, self._batch = ndim, x.shape[0]
         t0, n = self._length, x.shape[-1]
         if n:
-            w = np.asarray(self._layer.weight)
-            xu, wu = F.upcast(x, w)
+            w = FT.up(np.asarray(self._layer.weight))
             # (N, C_in, n) -> (N, C_out, (n-1)*stride + span): full outputs from t0*stride on
-            self._add(FT.full(xu, wu, self._spec, self._layer.algorithm), t0 * self._spec.stride)
+            self._add(FT.full(FT.up(x), w, self._spec, self._layer.algorithm), t0 * self._spec.stride)
             self._length += n
         end = (min(self._length * self.stride, (self._length - 1) * self.stride + self._room)
                if self._length else 0)
@@ -401,7 +400,7 @@ class ConvTransposeStream(Stream):
         keep = self._acc[..., end - self._base :]
         self._acc, self._base = keep.copy(), end
         if layer.bias is not None:
-            y = y + F.upcast(np.asarray(layer.bias))[0][:, None]
+            y = y + FT.up(np.asarray(layer.bias))[:, None]
         return y.astype(dtype, copy=False)
 
     def _out(self, y: np.ndarray) -> np.ndarray:

@@ -87,14 +87,13 @@ def _block(w: np.ndarray, b: np.ndarray | None, spec: FT.ConvTransposeSpec, algo
            block: Block, starts: tuple[int, ...], *pieces: np.ndarray) -> np.ndarray:
     """One output block: its input window gathered from ``pieces``, then the in-memory path."""
     out_dtype = pieces[0].dtype
-    w, b = F.upcast(w, b)
+    w, b = FT.up(w), None if b is None else FT.up(b)
     n, length = pieces[0].shape[0], block.j1 - block.j0
     if block.lo < block.hi:
         parts = [p[..., max(block.lo - a, 0) : block.hi - a]
                  for a, p in zip(starts, pieces, strict=True)]
         window = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
-        (window,) = F.upcast(window)
-        part = FT.full(window, w, spec, algorithm)  # full outputs from lo*stride on
+        part = FT.full(FT.up(window), w, spec, algorithm)  # full outputs from lo*stride on
         y = FT.crop(part, block.j0 + spec.pad_left - block.lo * spec.stride, length)
     else:
         y = np.zeros((n, spec.out_channels, length), w.dtype)
@@ -132,11 +131,12 @@ def forward(
             f"input must have known chunk sizes, got shape {input.shape}; "
             "call input.compute_chunk_sizes() first"
         )
-    x, unbatched = FT.as_batch(input, spec, data_format)
+    x: Any
+    x, unbatched = FT.as_batch(input, spec, data_format)  # type: ignore[arg-type]
     weight, bias = np.array(weight), None if bias is None else np.array(bias)
     x = x.astype(weight.dtype).rechunk({1: -1})  # (N, C_in, L), one chunk along channels
     blocks = plan_blocks(x.chunks[2], spec)
-    dtype = np.float32 if F.is_half(weight.dtype) else weight.dtype
+    dtype = np.dtype(np.float32) if F.is_half(weight.dtype) else weight.dtype
     for n in set(x.chunks[0]):  # the algorithm checked on every block shape, now
         for width in {blk.hi - blk.lo for blk in blocks if blk.hi > blk.lo}:
             get_algorithm(algorithm, spec.problem(n, width, dtype))
@@ -156,7 +156,7 @@ def forward(
             )
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     chunks = (x.chunks[0], (spec.out_channels,), tuple(blk.j1 - blk.j0 for blk in blocks))
-    y = da.Array(graph, name, chunks, meta=np.empty((0, 0, 0), weight.dtype))
+    y: Any = da.Array(graph, name, chunks, meta=np.empty((0, 0, 0), weight.dtype))
     y = F.to_format(y, data_format)
     return y[0] if unbatched else y
 

@@ -31,6 +31,11 @@ from .spec import as_groups, as_int, check_data_format
 __all__ = ["ConvTransposeSpec", "conv_transpose1d", "conv_transpose1d_backward"]
 
 
+def up(a: np.ndarray) -> np.ndarray:
+    """``a`` in its computation dtype: float16/bfloat16 as float32, others as they are."""
+    return a.astype(np.float32) if F.is_half(a.dtype) else a
+
+
 def _as_padding(padding: Any) -> tuple[int, int]:
     """``padding`` (an int, a 1-tuple or a ``(left, right)`` pair) as ``(left, right)``."""
     if isinstance(padding, str):
@@ -121,17 +126,19 @@ class ConvTransposeSpec:
         return self.full_length(length) - self.pad_left - self.pad_right + self.output_padding
 
     def check_length(self, length: int) -> None:
-        """Raise ``ValueError`` if a signal of ``length`` samples gives no valid output."""
+        """Raise ``ValueError`` unless ``length >= 1`` and ``L_out >= 1``."""
         if length < 1:
             raise ValueError(
                 f"a transposed convolution needs an input of length >= 1, got length {length}"
             )
-        if self.output_length(length) < 0:
+        if self.output_length(length) < 1:
+            # PyTorch's rule too ("Output size is too small"; some of its batched paths let
+            # an empty output through, its others refuse it).
             raise ValueError(
-                f"padding ({self.pad_left}, {self.pad_right}) crops more than the output has: "
-                f"input length {length} gives {self.full_length(length)} samples before the "
-                f"crop (+ output_padding {self.output_padding}), so L_out would be "
-                f"{self.output_length(length)}"
+                f"padding ({self.pad_left}, {self.pad_right}) crops all of the output: input "
+                f"length {length} gives {self.full_length(length)} samples before the crop "
+                f"(+ output_padding {self.output_padding}), so L_out would be "
+                f"{self.output_length(length)}; L_out must be >= 1"
             )
 
     def problem(self, batch: int, length: int, dtype: np.dtype) -> Problem:
@@ -263,7 +270,7 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvTransp
     dtype, as in :func:`conv1d.functional.forward`. The result is C-contiguous.
     """
     out_dtype = x.dtype
-    x, w, b = F.upcast(x, w, b)
+    x, w, b = up(x), up(w), None if b is None else up(b)
     yf = full(x, w, spec, algorithm)
     y = crop(yf, spec.pad_left, spec.output_length(x.shape[2]))
     if b is not None:
@@ -278,7 +285,7 @@ def backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, spec:
              algorithm: str = "auto") -> Gradients:
     """Gradients for a validated input: :func:`forward` in reverse (half computed in float32)."""
     x_dtype, w_dtype = x.dtype, w.dtype
-    gy, x, w = F.upcast(gy, x, w)
+    gy, x, w = up(gy), up(x), up(w)
     n, _, length = x.shape
     args = (spec.stride, spec.dilation, spec.groups)
     algo = get_algorithm(algorithm, spec.problem(n, length, np.result_type(gy, w)))
@@ -305,7 +312,7 @@ def grad_output_batch(grad_output: Any, x: np.ndarray, spec: ConvTransposeSpec, 
     """Check ``grad_output`` against the output for ``x`` (N, C_in, L); return (N, C_out, L_out)."""
     gy = F.as_real_array("grad_output", grad_output)
     c_out, l_out = spec.out_channels, spec.output_length(x.shape[2])
-    expected = (c_out, l_out) if data_format == "channels_first" else (l_out, c_out)
+    expected: tuple[int, ...] = (c_out, l_out) if data_format == "channels_first" else (l_out, c_out)
     expected = expected if unbatched else (x.shape[0], *expected)
     if gy.shape != expected:
         raise ValueError(f"grad_output must have {what} {expected}, got {gy.shape}")
@@ -369,8 +376,10 @@ def conv_transpose1d(
     if F.is_dask_array(input):  # lazy, block by block
         from .dask_transpose import conv_transpose1d as dask_conv_transpose1d
 
-        return dask_conv_transpose1d(input, weight, bias, stride, padding, output_padding, groups,
-                                     dilation, algorithm=algorithm, data_format=data_format)
+        lazy: Any = dask_conv_transpose1d(input, weight, bias, stride, padding, output_padding,
+                                          groups, dilation, algorithm=algorithm,
+                                          data_format=data_format)
+        return lazy
     x, w, b, spec, unbatched = _prepare(input, weight, bias, stride, padding, output_padding,
                                         groups, dilation, data_format)
     y = F.to_format(forward(x, w, b, spec, algorithm), data_format)
