@@ -261,3 +261,16 @@ def test_spec_repr_and_problem():
     p = spec.problem(4, 256, np.dtype(np.float32))
     # The equivalent convolution: 256 channels in, 512 out, the full 2056 samples in.
     assert (p.in_channels, p.out_channels, p.length, p.output_length) == (256, 512, 2056, 256)
+
+
+def test_bench_section_runs_and_checks_against_torch(capsys):
+    from conv1d.bench import SECTIONS, load_section
+    from conv1d.bench.transpose import CASES, TransposeCase, bench_transpose
+
+    assert load_section("transpose") is bench_transpose and "transpose" in SECTIONS
+    assert [c.name for c in CASES] == ["hifigan_up8", "tasnet_decoder", "unet_up2", "grouped_up2"]
+    tiny = (TransposeCase("tiny", 2, 4, 2, 4, 20, 2, 1, 1, 2),)
+    lines = bench_transpose(repeat=1, gap=0.0, cases=tiny)
+    assert lines[0] == "## ConvTranspose1d"
+    assert sum(line.startswith("| tiny") for line in lines) == 2
+    assert any("Geometric mean" in line for line in lines)
