@@ -280,6 +280,55 @@ def test_layer_matches_torch_module(args, kwargs):
             np.testing.assert_allclose(ours.bias.grad, theirs.bias.grad.numpy(), rtol=1e-10)
 
 
+@pytest.mark.parametrize("algorithm", list(ALGORITHMS))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=transpose_cases(), data=st.data())
+def test_layer_grid_with_output_size(algorithm, case, data):
+    """The layer against torch.nn.ConvTranspose1d, ``output_size`` drawn from PyTorch's range."""
+    x, w, b, kw = case
+    padding = kw["padding"] if isinstance(kw["padding"], int) else kw["padding"][0]  # symmetric
+    stride, dilation = (kw[k] if isinstance(kw[k], int) else kw[k][0] for k in ("stride", "dilation"))
+    op = kw["output_padding"] if isinstance(kw["output_padding"], int) else kw["output_padding"][0]
+    c_in, og, k = w.shape
+    length = x.shape[-1]
+    # PyTorch's range for output_size: [L_min, L_min + stride - 1], L_min without output padding.
+    low = (length - 1) * stride - 2 * padding + dilation * (k - 1) + 1
+    size = data.draw(st.sampled_from([None, *range(max(low, 1), low + stride)]))
+    if size is None and low + op < 1:
+        return
+    args = (c_in, og * kw["groups"], k, stride, padding, op, kw["groups"], b is not None, dilation)
+    ours = conv1d.ConvTranspose1d(*args, dtype=x.dtype, algorithm=algorithm)
+    theirs = torch.nn.ConvTranspose1d(*args, dtype=torch.from_numpy(x).dtype)
+    ours.load_state_dict({name: v.detach().numpy() for name, v in theirs.state_dict().items()})
+    xt = torch.from_numpy(x).requires_grad_()
+    out_size = None if size is None else [size]
+    yt = theirs(xt, output_size=out_size)
+    y = ours(x, output_size=out_size)
+    assert y.shape == tuple(yt.shape) and y.dtype == x.dtype
+    wn = np.asarray(ours.weight)
+    tol = tolerance(x.dtype, c_in // kw["groups"] * k + 1, x, wn)
+    tol["atol"] += 1e-6 if x.dtype == np.float32 else 1e-14  # the bias (|b| < 1)
+    np.testing.assert_allclose(y, yt.detach().numpy(), **tol)
+    gy = np.random.default_rng(0).standard_normal(y.shape).astype(x.dtype)
+    yt.backward(torch.from_numpy(gy))
+    gx = ours.backward(gy)
+    np.testing.assert_allclose(gx, xt.grad.numpy(), **tolerance(x.dtype, og * k, gy, wn))
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(),
+                               **tolerance(x.dtype, x.size // c_in, gy, x))
+
+
+def test_output_size_can_rescue_a_too_short_output():
+    """PyTorch checks the length with the output padding output_size implies, not the layer's."""
+    m = conv1d.ConvTranspose1d(1, 1, 2, stride=3, padding=1, dtype=np.float64, rng=0)
+    x = np.ones((1, 1, 1))
+    with pytest.raises(ValueError, match="L_out must be >= 1"):
+        m(x)  # 0 + 2 - 2 = 0
+    t = torch.nn.ConvTranspose1d(1, 1, 2, stride=3, padding=1, dtype=torch.float64)
+    yt = t(torch.ones(1, 1, 1, dtype=torch.float64), output_size=[2])
+    assert m(x, output_size=[2]).shape == tuple(yt.shape) == (1, 1, 2)
+    assert m.output_length(1, output_size=2) == 2
+
+
 def test_layer_unbatched_and_output_size_forms():
     m = conv1d.ConvTranspose1d(3, 2, 4, stride=3, dtype=np.float64, rng=0)
     x = np.random.default_rng(0).standard_normal((3, 6))

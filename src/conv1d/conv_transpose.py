@@ -151,9 +151,10 @@ class ConvTranspose1d(Module):
         from .spec import as_int
 
         n = as_int("length", length, minimum=0)
-        self.spec.check_length(n)
-        op = self.spec.output_padding_for(n, output_size)
-        return dataclasses.replace(self.spec, output_padding=op).output_length(n)
+        spec = dataclasses.replace(self.spec, output_padding=self.spec.output_padding_for(
+            n, output_size))
+        spec.check_length(n)
+        return spec.output_length(n)
 
     def reset_parameters(self, rng: Any = None) -> None:
         """Draw weight and bias from U(-sqrt(k), sqrt(k)), ``k = groups / (C_out * K)``.
@@ -195,8 +196,8 @@ class ConvTranspose1d(Module):
             self._input = None
             return lazy
         x = F.as_real_array("input", input).astype(self.weight.dtype, copy=False)
-        x3, unbatched = FT.as_batch(x, self.spec, self.data_format)
-        spec = self._spec_for(x.shape, output_size)
+        spec = self.spec if x.ndim not in (2, 3) else self._spec_for(x.shape, output_size)
+        x3, unbatched = FT.as_batch(x, spec, self.data_format)
         b = None if self.bias is None else np.asarray(self.bias)
         y = FT.forward(x3, np.asarray(self.weight), b, spec, self.algorithm)
         self._input, self._unbatched, self._spec_used = x3, unbatched, spec
