@@ -67,11 +67,11 @@ def torch_transpose(x, w, b, gy, *, stride=1, padding=0, output_padding=0, group
     wt = torch.from_numpy(np.ascontiguousarray(w)).requires_grad_()
     bt = None if b is None else torch.from_numpy(np.ascontiguousarray(b)).requires_grad_()
     if isinstance(padding, tuple) and len(padding) == 2:
-        # PyTorch has no asymmetric padding: crop its full output (negative F.pad), add the
-        # output padding as zeros, then the bias everywhere, as the layer defines it.
+        # PyTorch has no asymmetric padding: its full output, the output padding's zeros added,
+        # cropped, then the bias everywhere, as the layer defines it.
         op = output_padding[0] if isinstance(output_padding, tuple) else output_padding
-        yf = TF.conv_transpose1d(xt, wt, None, stride, 0, 0, groups, dilation)
-        y = TF.pad(yf, (-padding[0], op - padding[1]))
+        yf = TF.pad(TF.conv_transpose1d(xt, wt, None, stride, 0, 0, groups, dilation), (0, op))
+        y = yf[..., padding[0] : yf.shape[-1] - padding[1]]
         if bt is not None:
             y = y + bt[:, None]
     else:
