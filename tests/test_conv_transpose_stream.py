@@ -32,13 +32,11 @@ def layers(draw):
     full = (length - 1) * stride + dilation * (k - 1) + 1
     left = draw(st.integers(0, min(full + op - 1, 6)))
     right = draw(st.integers(0, min(full + op - 1 - left, 6)))
+    # Symmetric when that fits (left + left <= left + right keeps L_out >= 1), else the pair.
     padding = left if draw(st.booleans()) and left <= right else (left, right)
-    if isinstance(padding, int):
-        right = left
-        if full + op - 2 * left < 1:
-            padding, right = (left, 0), 0
     m = conv1d.ConvTranspose1d(cin, cout, k, stride, padding, op, groups, draw(st.booleans()),
-                               dilation, dtype=np.float64, rng=draw(st.integers(0, 99)))
+                               dilation, dtype=np.float64, rng=draw(st.integers(0, 99)),
+                               algorithm=draw(st.sampled_from(["auto", "gemm", "direct", "fft"])))
     return m, length
 
 
@@ -243,6 +241,21 @@ def test_torch_convert_covers_conv_transpose():
     assert net[2].weight.grad is not None
     single = ct.convert(torch.nn.ConvTranspose1d(2, 2, 3))
     assert type(single) is ct.ConvTranspose1d
+
+
+def test_torch_drop_in_half():
+    import conv1d.torch as ct
+
+    torch.manual_seed(0)
+    for dtype in (torch.float16, torch.bfloat16):
+        m = ct.ConvTranspose1d(4, 2, 5, stride=2, dtype=dtype)
+        ref = torch.nn.ConvTranspose1d(4, 2, 5, stride=2, dtype=torch.float32)
+        ref.load_state_dict({k: v.float() for k, v in m.state_dict().items()})
+        x = torch.randn(2, 4, 20).to(dtype)
+        y = m(x)
+        assert y.dtype == dtype
+        # float32 accumulation, one rounding: within a half-precision ulp of the float32 result.
+        torch.testing.assert_close(y.float(), ref(x.float()), rtol=1e-2, atol=1e-2)
 
 
 def test_torch_drop_in_errors():
