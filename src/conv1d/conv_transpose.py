@@ -261,7 +261,9 @@ class ConvTransposeStream(Stream):
     ----------
     stride : int
         Output samples each input sample adds (the layer's stride; note that this is the
-        inverse of a :class:`~conv1d.stream.ConvStream`'s input samples per output).
+        inverse of a :class:`~conv1d.stream.ConvStream`'s input samples per output, so a
+        :class:`~conv1d.stream.SequentialStream` holding this stream streams exactly but its
+        composed ``delay`` and ``stride`` do not describe it).
     delay : int
         Output ``j`` is returned by the call that brings input sample
         ``floor((j + delay) / stride)`` (by :meth:`flush` when that is past the end), with
