@@ -9,6 +9,7 @@
 from . import algorithms, functional, optim
 from .autotune import autotune  # the function; its module stays importable as conv1d.autotune
 from .conv import Conv1d
+from .conv_transpose import ConvTranspose1d
 from .io import load, save
 from .layers import CrossEntropyLoss, GlobalAvgPool1d, ReLU
 from .module import Module, Parameter, Sequential
@@ -20,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Conv1d",
     "ConvSpec",
+    "ConvTranspose1d",
     "CrossEntropyLoss",
     "GlobalAvgPool1d",
     "Module",

@@ -383,3 +383,9 @@ def conv1d_backward(
     grads = backward(gy, x, w, b is not None, spec, algorithm)
     gx = to_format(grads.input, data_format)
     return grads._replace(input=gx[0] if unbatched else gx)
+
+
+# The transposed convolution runs the same algorithms through their gradients; its own module.
+from .functional_transpose import conv_transpose1d, conv_transpose1d_backward  # noqa: E402
+
+__all__ += ["conv_transpose1d", "conv_transpose1d_backward"]
