@@ -261,3 +261,66 @@ def test_adam_on_float16_parameters_with_default_eps_stays_finite():
         m.weight.grad[0] = 0
         opt.step()
     assert m.weight.dtype == np.float16 and np.isfinite(m.weight).all()
+
+
+# -- buffers, train/eval --------------------------------------------------------------------
+
+
+class ToyNorm(conv1d.Module):
+    """BatchNorm1d's parameters and buffers, without calling super().__init__()."""
+
+    def __init__(self, c):
+        self.weight = conv1d.Parameter(np.ones(c))
+        self.bias = conv1d.Parameter(np.zeros(c))
+        self.register_buffer("running_mean", np.zeros(c))
+        self.register_buffer("running_var", np.ones(c))
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        self.register_buffer("scratch", np.zeros(c), persistent=False)
+
+
+def test_buffers_are_state_but_not_parameters_with_torchs_keys():
+    ours = conv1d.Sequential(conv1d.Conv1d(2, 3, 3), ToyNorm(3))
+    theirs = torch.nn.Sequential(torch.nn.Conv1d(2, 3, 3), torch.nn.BatchNorm1d(3))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()] + ["1.scratch"]
+    assert len(list(ours.buffers())) == 4
+    sd = {k: v.numpy() for k, v in theirs.state_dict().items()}
+    sd["1.running_mean"] = np.arange(3.0)
+    sd["1.num_batches_tracked"] = np.array(7)
+    ours.load_state_dict(sd)
+    np.testing.assert_array_equal(ours[1].running_mean, [0, 1, 2])
+    assert ours[1].num_batches_tracked == 7 and ours[1].num_batches_tracked.dtype == np.int64
+    with pytest.raises(KeyError, match=r"missing keys \['1.running_var'\]"):
+        ours.load_state_dict({k: v for k, v in sd.items() if k != "1.running_var"})
+    with pytest.raises(TypeError, match=r"'1\.num_batches_tracked' must be an integer array"):
+        ours.load_state_dict({**sd, "1.num_batches_tracked": np.array(1.5)})
+    np.testing.assert_array_equal(ours[1].running_mean, [0, 1, 2])  # unchanged by the failures
+    ours[1].running_mean = np.full(3, 5.0)  # assigning a new array keeps it a buffer
+    assert ours.state_dict()["1.running_mean"].tolist() == [5, 5, 5]
+    with pytest.raises(TypeError, match="as buffer 'running_mean'"):
+        ours[1].running_mean = [1.0, 2.0, 3.0]
+
+
+def test_register_buffer_errors():
+    m = conv1d.Conv1d(1, 1, 1)
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_buffer("weight", np.zeros(1))
+    with pytest.raises(KeyError, match=r"contain no '\.'"):
+        m.register_buffer("a.b", np.zeros(1))
+    with pytest.raises(TypeError, match=r"numpy\.ndarray or None expected"):
+        m.register_buffer("b", [1.0])
+    m.register_buffer("b", None)
+    assert "b" not in m.state_dict()
+
+
+def test_train_eval_recursive_default_true():
+    net = conv1d.Sequential(conv1d.Conv1d(1, 1, 1), conv1d.ReLU(), ToyNorm(1))
+    assert all(m.training for m in net.modules())  # layers never calling super().__init__()
+    assert net.eval() is net
+    assert not any(m.training for m in net.modules())
+    assert net.train() is net and all(m.training for m in net.modules())
+    net[2].train(False)
+    assert net.training and not net[2].training
+    with pytest.raises(TypeError, match="mode must be True or False"):
+        net.train("no")
