@@ -11,7 +11,7 @@ from .autotune import autotune  # the function; its module stays importable as c
 from .conv import Conv1d
 from .io import load, save
 from .layers import CrossEntropyLoss, GlobalAvgPool1d, ReLU
-from .module import Module, Parameter, Sequential
+from .module import Module, ModuleList, Parameter, Sequential
 from .spec import ConvSpec
 from .threads import get_num_threads, set_num_threads
 
@@ -23,6 +23,7 @@ __all__ = [
     "CrossEntropyLoss",
     "GlobalAvgPool1d",
     "Module",
+    "ModuleList",
     "Parameter",
     "ReLU",
     "Sequential",

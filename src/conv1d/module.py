@@ -7,7 +7,7 @@ with respect to its input and adds the parameters' gradients into ``param.grad``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -471,8 +471,143 @@ class Module:
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
-class Sequential(Module):
+class _Container(Module):
+    """Modules held under the names ``"0"``, ``"1"``, ...: indexing, slicing, editing."""
+
+    def __init__(self, *modules: Module) -> None:
+        self._renumber(self._checked(modules))
+
+    def _checked(self, modules: Iterable[Any]) -> list[Module]:
+        if isinstance(modules, Module):  # a Module is not a list of modules
+            raise TypeError(f"{type(self).__name__} takes an iterable of Modules, got a single "
+                            f"{type(modules).__name__}")
+        out = list(modules)
+        for i, m in enumerate(out):
+            if not isinstance(m, Module):
+                raise TypeError(
+                    f"{type(self).__name__} takes Modules, got {type(m).__name__} at position {i}"
+                )
+        return out
+
+    def _renumber(self, modules: list[Module]) -> None:
+        for name in [n for n, _ in self.named_children() if n.isdigit()]:
+            del self.__dict__[name]
+        for i, m in enumerate(modules):
+            setattr(self, str(i), m)
+
+    def _new(self, modules: list[Module]) -> Any:
+        """A container of this type holding ``modules`` (a slice's result)."""
+        return type(self)(*modules)
+
+    def _index(self, i: Any) -> int:
+        if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
+            raise TypeError(
+                f"{type(self).__name__} indices must be integers or slices, got {type(i).__name__}"
+            )
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of range for {type(self).__name__} of length {n}")
+        return int(i) % n
+
+    def __len__(self) -> int:
+        return sum(1 for name, _ in self.named_children() if name.isdigit())
+
+    def __iter__(self) -> Iterator[Module]:
+        return (m for name, m in self.named_children() if name.isdigit())
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return self._new(list(self)[i])
+        return getattr(self, str(self._index(i)))
+
+    def __setitem__(self, i: int, module: Module) -> None:
+        (module,) = self._checked([module])
+        setattr(self, str(self._index(i)), module)
+
+    def __delitem__(self, i: int | slice) -> None:
+        items = list(self)
+        if isinstance(i, slice):
+            del items[i]
+        else:
+            del items[self._index(i)]
+        self._renumber(items)
+
+    def append(self, module: Module) -> Any:
+        """Add ``module`` at the end; returns ``self``."""
+        (module,) = self._checked([module])
+        setattr(self, str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Any:
+        """Add ``modules`` at the end; returns ``self``."""
+        self._renumber(list(self) + self._checked(modules))
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index`` (as ``list.insert``)."""
+        items = list(self)
+        items.insert(index, *self._checked([module]))
+        self._renumber(items)
+
+
+class ModuleList(_Container):
+    """A list of modules whose parameters, buffers and ``repr`` the parent sees.
+
+    Like ``torch.nn.ModuleList``: index it, slice it (a ``ModuleList``), iterate, ``append``,
+    ``extend``, ``insert``; state-dict keys are ``blocks.0.weight``. It has no ``forward``:
+    the parent's ``forward`` decides how its modules are combined.
+
+    Parameters
+    ----------
+    modules : iterable of Module, optional
+
+    Examples
+    --------
+    >>> from conv1d import Conv1d
+    >>> class Net(Module):
+    ...     def __init__(self):
+    ...         self.blocks = ModuleList([Conv1d(2, 2, 3, padding=1) for _ in range(3)])
+    ...     def forward(self, x):
+    ...         for block in self.blocks:
+    ...             x = x + block(x)
+    ...         return x
+    >>> net = Net()
+    >>> list(net.state_dict())[:3], len(net.blocks), net(np.zeros((1, 2, 8))).shape
+    (['blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight'], 3, (1, 2, 8))
+    """
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        self._renumber(self._checked(modules))
+
+    def _new(self, modules: list[Module]) -> ModuleList:
+        return ModuleList(modules)
+
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
+        return self.extend(modules)
+
+    def __repr__(self) -> str:
+        # torch.nn.ModuleList's repr: runs of equal reprs are shown once, as "(0-2): 3 x ...".
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return "ModuleList()"
+        runs: list[list[Any]] = []
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = []
+        for start, end, r in runs:
+            line = f"({start}): {r}" if start == end else f"({start}-{end}): {end - start + 1} x {r}"
+            lines.append("  " + line.replace("\n", "\n  "))
+        return "ModuleList(\n" + "\n".join(lines) + "\n)"
+
+
+class Sequential(_Container):
     """Modules applied in order; ``backward`` runs them in reverse.
+
+    Indexing, negative indices, ``len``, iteration and ``append``/``insert``/``extend`` as
+    ``torch.nn.Sequential``; a slice is a ``Sequential`` of the same modules (not copies).
 
     Examples
     --------
@@ -482,22 +617,14 @@ class Sequential(Module):
     ['0.weight', '0.bias', '2.weight', '2.bias']
     >>> net(np.zeros((5, 1, 20))).shape
     (5, 2, 16)
+    >>> net[:2]
+    Sequential(
+      (0): Conv1d(1, 4, kernel_size=(3,), stride=(1,))
+      (1): ReLU()
+    )
+    >>> net[-1] is net[2], len(net)
+    (True, 3)
     """
-
-    def __init__(self, *modules: Module) -> None:
-        for i, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential takes Modules, got {type(m).__name__} at position {i}")
-            setattr(self, str(i), m)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self.named_children())
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self)[i]
-
-    def __iter__(self) -> Iterator[Module]:
-        return (m for _, m in self.named_children())
 
     def forward(self, x: Any) -> Any:
         for m in self:
