@@ -12,6 +12,7 @@ from .conv import Conv1d
 from .io import load, save
 from .layers import CrossEntropyLoss, GlobalAvgPool1d, ReLU
 from .module import Module, ModuleList, Parameter, Sequential
+from .residual import Residual
 from .spec import ConvSpec
 from .threads import get_num_threads, set_num_threads
 
@@ -26,6 +27,7 @@ __all__ = [
     "ModuleList",
     "Parameter",
     "ReLU",
+    "Residual",
     "Sequential",
     "algorithms",
     "autotune",
