@@ -64,7 +64,7 @@ def test_shape_errors():
     ok(np.zeros((1, 3, 8)))
     with pytest.raises(ValueError, match=r"grad_output must have the last output's shape \(1, 3, 8\)"):
         ok.backward(np.zeros((3, 8)))
-    with pytest.raises(TypeError, match="body must be a conv1d.Module"):
+    with pytest.raises(TypeError, match=r"body must be a conv1d\.Module"):
         Residual(lambda x: x)
 
 
