@@ -128,10 +128,27 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
     def stream(self) -> Any:
-        """Chunk-by-chunk inference (see :mod:`conv1d.stream`); modules that can override it."""
+        """Chunk-by-chunk inference equal to ``forward`` (see :mod:`conv1d.stream`).
+
+        Layers that can stream override this. A module of your own, whose ``forward``
+        combines streamable layers (causal ``Conv1d``, activations, ...) with NumPy operations
+        pointwise in time, streams through a :class:`conv1d.graph_stream.ModuleStream`.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a layer that cannot stream, or a layer inside a module that cannot stream
+            there (naming it).
+        """
+        if any(True for _ in self.named_children()):
+            from .graph_stream import ModuleStream
+
+            return ModuleStream(self)
         raise TypeError(
             f"{type(self).__name__} cannot stream: only modules whose output runs along the "
-            "input's time axis can (Conv1d, ReLU, and Sequential stacks of them)"
+            "input's time axis can (Conv1d, activations, Sequential and Residual stacks of "
+            "them, and modules of your own combining those with NumPy operations pointwise "
+            "in time)"
         )
 
     # -- buffers ---------------------------------------------------------------------------
@@ -637,7 +654,15 @@ class Sequential(_Container):
         return grad_output
 
     def stream(self) -> Any:
-        """Stream the whole stack: a :class:`conv1d.stream.SequentialStream`."""
+        """Stream the whole stack: a :class:`conv1d.stream.SequentialStream`.
+
+        A subclass with a ``forward`` of its own streams as a user module
+        (:class:`conv1d.graph_stream.ModuleStream`).
+        """
+        if type(self).forward is not Sequential.forward:
+            from .graph_stream import ModuleStream
+
+            return ModuleStream(self)
         from .stream import SequentialStream
 
         return SequentialStream.of(list(self))
