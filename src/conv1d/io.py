@@ -350,4 +350,5 @@ def load(module: M, path: str | os.PathLike[str], *, strict: bool = True) -> M:
                 f"{'parameter' if is_param else 'buffer'} has shape {target.shape}"
             )
     # Everything is checked; load_state_dict checks again and writes all or nothing.
-    return module.load_state_dict(wanted, strict=strict)
+    module.load_state_dict(wanted, strict=strict)
+    return module
