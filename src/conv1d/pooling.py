@@ -332,7 +332,7 @@ class AdaptiveAvgPool1d(_Pool):
     >>> import numpy as np
     >>> m = AdaptiveAvgPool1d(2)
     >>> m(np.arange(5.0).reshape(1, 1, 5))
-    array([[[1. , 3. ]]])
+    array([[[1., 3.]]])
     >>> m.backward(np.ones((1, 1, 2)))
     array([[[0.33333333, 0.33333333, 0.66666667, 0.33333333, 0.33333333]]])
     """
