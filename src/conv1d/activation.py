@@ -120,6 +120,11 @@ class ReLU(_Pointwise):
         super().__init__()
         self.inplace = _inplace(inplace)
 
+    @property
+    def _mask(self) -> np.ndarray | None:
+        """Where the last output was positive (the name ReLU's mask had before this module)."""
+        return self._kept
+
     def _value(self, x: np.ndarray) -> np.ndarray:
         return np.maximum(x, 0)  # NaN stays NaN, as in PyTorch
 
