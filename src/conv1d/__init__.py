@@ -13,7 +13,7 @@ from .conv import Conv1d
 from .io import load, save
 from .layers import CrossEntropyLoss
 from .linear import Linear
-from .module import Module, Parameter, Sequential
+from .module import Module, ModuleList, Parameter, Sequential
 from .pooling import AdaptiveAvgPool1d, AvgPool1d, GlobalAvgPool1d, MaxPool1d
 from .spec import ConvSpec
 from .threads import get_num_threads, set_num_threads
@@ -36,6 +36,7 @@ __all__ = [
     "Linear",
     "MaxPool1d",
     "Module",
+    "ModuleList",
     "Parameter",
     "ReLU",
     "Sequential",
