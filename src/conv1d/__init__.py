@@ -14,6 +14,7 @@ from .io import load, save
 from .layers import CrossEntropyLoss
 from .linear import Linear
 from .module import Module, ModuleList, Parameter, Sequential
+from .norm import BatchNorm1d, GroupNorm
 from .pooling import AdaptiveAvgPool1d, AvgPool1d, GlobalAvgPool1d, MaxPool1d
 from .spec import ConvSpec
 from .threads import get_num_threads, set_num_threads
@@ -25,12 +26,14 @@ __all__ = [
     "GELU",
     "AdaptiveAvgPool1d",
     "AvgPool1d",
+    "BatchNorm1d",
     "Conv1d",
     "ConvSpec",
     "CrossEntropyLoss",
     "Dropout",
     "Flatten",
     "GlobalAvgPool1d",
+    "GroupNorm",
     "Identity",
     "LeakyReLU",
     "Linear",

@@ -31,7 +31,7 @@ class _Pointwise(Module):
     the input's gradient from it.
     """
 
-    _transient = ("_kept", "_shape", "_dtype")
+    _transient: tuple[str, ...] = ("_kept", "_shape", "_dtype")
     inplace = False
 
     def __init__(self) -> None:
@@ -244,7 +244,7 @@ class GELU(_Pointwise):
         if self.approximate == "tanh":
             inner = _TANH_BETA * (x + _TANH_KAPPA * x * x * x)
             return 0.5 * x * (1 + np.tanh(inner))
-        from scipy.special import erf  # scipy is a dependency; imported on first use
+        from scipy.special import erf  # type: ignore[import-untyped]  # a dependency; lazily
 
         return x * 0.5 * (1 + erf(x * _SQRT1_2))
 
@@ -255,7 +255,7 @@ class GELU(_Pointwise):
             left_derivative = 0.5 * (1 + t)
             right_derivative = 0.5 * x * (1 - t * t) * _TANH_BETA * (1 + 3 * _TANH_KAPPA * x_sq)
             return gy * (left_derivative + right_derivative)
-        from scipy.special import erf
+        from scipy.special import erf  # type: ignore[import-untyped]
 
         cdf = 0.5 * (1 + erf(x * _SQRT1_2))
         pdf = np.exp(-0.5 * x * x) * _PDF_SCALE

@@ -15,12 +15,13 @@ from ._layer import remembered as _remembered
 from .activation import ELU, GELU, Dropout, Flatten, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
 from .linear import Linear
 from .module import Module
+from .norm import BatchNorm1d, GroupNorm
 from .pooling import AdaptiveAvgPool1d, AvgPool1d, GlobalAvgPool1d, MaxPool1d
 
 __all__ = [
-    "ELU", "GELU", "AdaptiveAvgPool1d", "AvgPool1d", "CrossEntropyLoss", "Dropout", "Flatten",
-    "GlobalAvgPool1d", "Identity", "LeakyReLU", "Linear", "MaxPool1d", "ReLU", "SiLU", "Sigmoid",
-    "Tanh",
+    "ELU", "GELU", "AdaptiveAvgPool1d", "AvgPool1d", "BatchNorm1d", "CrossEntropyLoss", "Dropout",
+    "Flatten", "GlobalAvgPool1d", "GroupNorm", "Identity", "LeakyReLU", "Linear", "MaxPool1d",
+    "ReLU", "SiLU", "Sigmoid", "Tanh",
 ]
 
 
@@ -59,7 +60,7 @@ class CrossEntropyLoss(Module):
         self._cache = (np.exp(log_p), t)
         return float(-log_p[np.arange(len(t)), t].mean())
 
-    def backward(self, grad_output: float = 1.0) -> np.ndarray:
+    def backward(self, grad_output: Any = 1.0) -> np.ndarray:
         p, t = _remembered(self, self._cache)
         g = p.copy()
         g[np.arange(len(t)), t] -= 1

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from . import functional as F
 from ._layer import as_bool, as_input, check_grad, compute_dtype_of, remembered
 from .conv import as_param_dtype, as_rng
 from .module import Module, Parameter
@@ -92,11 +91,10 @@ class Linear(Module):
                 f"elements, got shape {x.shape}"
             )
         self._input = x
-        xc, w, b = F.upcast(x, np.asarray(self.weight), None if self.bias is None
-                            else np.asarray(self.bias))
-        y = xc @ w.T  # (*, in) -> (*, out)
-        if b is not None:
-            y += b
+        cdt = compute_dtype_of(x.dtype)
+        y = x.astype(cdt, copy=False) @ np.asarray(self.weight, cdt).T  # (*, in) -> (*, out)
+        if self.bias is not None:
+            y += np.asarray(self.bias, cdt)
         return y.astype(x.dtype, copy=False)
 
     def backward(self, grad_output: Any) -> np.ndarray:
@@ -104,7 +102,7 @@ class Linear(Module):
         x = remembered(self, self._input)
         cdt = compute_dtype_of(x.dtype)
         gy = check_grad(self, grad_output, (*x.shape[:-1], self.out_features), cdt)
-        xc, w = F.upcast(x, np.asarray(self.weight))
+        xc, w = x.astype(cdt, copy=False), np.asarray(self.weight, cdt)
         g2 = gy.reshape(-1, self.out_features)  # (*, out) -> (M, out)
         self.weight.accumulate((g2.T @ xc.reshape(-1, self.in_features)).astype(x.dtype))
         if self.bias is not None:

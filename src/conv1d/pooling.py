@@ -376,8 +376,8 @@ class AdaptiveAvgPool1d(_Pool):
         for t in range(int(count.max(initial=0))):
             inside = t < count
             # Windows start at the same sample when output_size > L: add.at sums repeats.
-            np.add.at(rows, (slice(None), start[inside] + t),
-                      share[..., inside].reshape(len(rows), int(inside.sum())))
+            np.add.at(rows.T, start[inside] + t,
+                      share[..., inside].reshape(len(rows), int(inside.sum())).T)
         return _unbatch(gx, self.data_format, unbatched, self._dtype)
 
     def extra_repr(self) -> str:
