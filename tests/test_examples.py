@@ -100,3 +100,18 @@ def test_resnet_training_step_matches_torch_optim():
     for name, value in model.state_dict().items():
         np.testing.assert_allclose(value, tstate[name].numpy(), rtol=1e-8, atol=1e-10,
                                    err_msg=name)
+
+
+def test_bench_models_section(monkeypatch, capsys):
+    from conv1d.bench import SECTIONS, Context
+    from conv1d.bench import models as bench_models
+
+    assert SECTIONS["models"] == "conv1d.bench.models:bench_models"
+    monkeypatch.setattr(bench_models, "BATCHES", (1,))
+    lines = bench_models.bench_models(Context(1, 1, True, torch, None))
+    assert lines[0] == "## Models"
+    table = [line for line in lines[-1].splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + len(bench_models.EXAMPLES)  # header and one row per model
+    assert "ratio" in capsys.readouterr().out
+    skipped = bench_models.bench_models(Context(1, 1, True, None, None))
+    assert "Skipped" in skipped[-1]

@@ -69,6 +69,7 @@ SECTIONS: dict[str, str] = {
     "streaming": "conv1d.stream:bench_streaming",
     "torch-layer": "conv1d.torch:bench_torch_layer",
     "algorithms": "conv1d.bench.choice:bench_algorithms",
+    "models": "conv1d.bench.models:bench_models",
 }
 
 
