@@ -91,6 +91,16 @@ class Module:
         return state
 
     def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        # Fast path (forward stores what backward needs on every call): nothing to check
+        # unless a Parameter, a buffer or a list/tuple is involved.
+        if (isinstance(value, (Parameter, list, tuple)) or isinstance(d.get(name), Parameter)
+                or name in d.get("_buffer_names", ())):
+            self._check_assignment(name, value)
+        object.__setattr__(self, name, value)
+
+    def _check_assignment(self, name: str, value: Any) -> None:
+        """PyTorch's assignment rules for parameters, buffers and lists of modules."""
         old = self.__dict__.get(name)
         if isinstance(value, Parameter):
             self._check_parameter(name, value)
@@ -101,8 +111,8 @@ class Module:
                 f"{name!r} (conv1d.Parameter or None expected); to change its values in place, "
                 f"use m.{name}[...] = array"
             )
-        elif name in self.__dict__.get("_buffer_names", ()) and value is not None:
-            if not isinstance(value, np.ndarray):
+        elif name in self.__dict__.get("_buffer_names", ()):
+            if value is not None and not isinstance(value, np.ndarray):
                 raise TypeError(
                     f"cannot assign {type(value).__name__} as buffer {name!r} "
                     "(numpy.ndarray or None expected)"
@@ -113,7 +123,6 @@ class Module:
                 "modules would be invisible to parameters(), state_dict() and repr; use "
                 f"conv1d.ModuleList(...) (or conv1d.Sequential(...)) instead"
             )
-        object.__setattr__(self, name, value)
 
     def _check_parameter(self, name: str, value: Parameter) -> None:
         """Hook run before a :class:`Parameter` is assigned; layers check shapes here."""
