@@ -415,6 +415,50 @@ def test_pools_in_half(dtype):
         assert (np.abs(y.astype(np.float64) - exact) <= ulp * float(info.eps) * 0.5 + 1e-6).all()
 
 
+HALF_LAYERS = {
+    "Linear": (lambda dt: conv1d.Linear(6, 4, dtype=dt, rng=0), lambda: torch.nn.Linear(6, 4),
+               (3, 5, 6)),
+    "BatchNorm1d": (lambda dt: conv1d.BatchNorm1d(4, dtype=dt), lambda: torch.nn.BatchNorm1d(4),
+                    (5, 4, 7)),
+    "GroupNorm": (lambda dt: conv1d.GroupNorm(2, 4, dtype=dt), lambda: torch.nn.GroupNorm(2, 4),
+                  (5, 4, 7)),
+}
+
+
+@pytest.mark.parametrize("name", list(HALF_LAYERS))
+@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16], ids=["float16", "bfloat16"])
+def test_layers_with_parameters_in_half(name, dtype):
+    make, make_torch, shape = HALF_LAYERS[name]
+    m, tm = make(dtype), make_torch().double()
+    with torch.no_grad():
+        for p in tm.parameters():
+            p.uniform_(0.5, 2)
+    for name_, p in tm.named_parameters():  # rounded to half
+        getattr(m, name_)[...] = p.detach().numpy()
+    tm.load_state_dict({k: torch.from_numpy(np.asarray(v).astype(np.float64))
+                        if v.dtype != np.int64 else torch.from_numpy(v)
+                        for k, v in m.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    gy = rng.standard_normal((*shape[:-1], 4) if name == "Linear" else shape).astype(dtype)
+    xt = torch.from_numpy(x.astype(np.float64)).requires_grad_()
+    yt = tm(xt)
+    yt.backward(torch.from_numpy(gy.astype(np.float64)))
+    y = m(x)
+    gx = m.backward(gy)
+    eps = float(ml_dtypes.finfo(dtype).eps)
+    # Computed in float32 and rounded once to half: within one ulp of half at the scale.
+    for ours, ref, what in [(y, yt, "output"), (gx, xt.grad, "input gradient")] + [
+            (p.grad, tp.grad, name) for (name, p), tp in zip(m.named_parameters(),
+                                                              tm.parameters(), strict=True)]:
+        assert ours.dtype == dtype, what
+        ref = ref.detach().numpy()
+        np.testing.assert_allclose(ours.astype(np.float64), ref, rtol=0,
+                                   atol=eps * float(np.max(np.abs(ref))), err_msg=what)
+    for key, value in m.state_dict().items():
+        assert value.dtype == (np.int64 if key == "num_batches_tracked" else dtype), key
+
+
 def test_global_avg_pool_channels_last_bug():
     # The case: a channels-last Conv1d before GlobalAvgPool1d gave (4, 2044).
     net = conv1d.Sequential(conv1d.Conv1d(1, 8, 5, data_format="channels_last", rng=0),
