@@ -715,10 +715,13 @@ def test_pointwise_layers_stream_inside_a_causal_stack():
         net.stream()
     net.eval()
     y = net(x)
+    gy = np.random.default_rng(1).standard_normal(y.shape)
+    gx = net.backward(gy)
     s = net.stream()
     assert s.delay == 0
     parts = [s(x[..., i : i + 7]) for i in range(0, 40, 7)] + [s.flush()]
     np.testing.assert_allclose(np.concatenate(parts, axis=-1), y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(net.backward(gy), gx)  # streaming left backward's state alone
 
 
 def test_layers_that_cannot_stream_say_so():

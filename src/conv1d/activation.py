@@ -461,7 +461,7 @@ class Flatten(Module):
     (2, 3, 4)
     """
 
-    _transient = ("_shape",)
+    _transient = ("_shape", "_out_shape")
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()

@@ -83,7 +83,7 @@ def _padded(x: np.ndarray, left: int, needed: int, value: float) -> np.ndarray:
 
 
 class _Pool(Module):
-    _transient = ("_cache",)
+    _transient = ("_cache", "_out_shape", "_dtype")
     data_format = "channels_first"
 
     def __init__(self, data_format: str) -> None:
