@@ -23,6 +23,12 @@ __all__ = ["ELU", "GELU", "Dropout", "Flatten", "Identity", "LeakyReLU", "ReLU",
            "Sigmoid", "Tanh"]
 
 
+#: Saturated tails (exp overflowing or underflowing, -inf * 0 in GELU) give IEEE's results,
+#: which are PyTorch's, without NumPy's warnings.
+def _ieee() -> np.errstate:
+    return np.errstate(over="ignore", under="ignore", invalid="ignore")
+
+
 class _Pointwise(Module):
     """Base of the elementwise layers: subclasses give ``_value``, ``_keep`` and ``_grad``.
 
@@ -50,7 +56,8 @@ class _Pointwise(Module):
         raise NotImplementedError
 
     def _rounded(self, x: np.ndarray) -> np.ndarray:
-        return self._value(x.astype(compute_dtype_of(x.dtype), copy=False)).astype(x.dtype,
+        with _ieee():
+            return self._value(x.astype(compute_dtype_of(x.dtype), copy=False)).astype(x.dtype,
                                                                                   copy=False)
 
     def forward(self, input: Any) -> Any:
@@ -65,7 +72,8 @@ class _Pointwise(Module):
             return input.astype(dtype).map_blocks(self._rounded, dtype=dtype)
         x = as_input(input)
         xc = x.astype(compute_dtype_of(x.dtype), copy=False)
-        y = self._value(xc)
+        with _ieee():
+            y = self._value(xc)
         kept = self._keep(xc, y)
         if self.inplace and isinstance(kept, np.ndarray) and np.may_share_memory(kept, input):
             kept = kept.copy()  # the input is about to be overwritten
@@ -82,7 +90,8 @@ class _Pointwise(Module):
         kept = remembered(self, self._kept)
         assert self._shape is not None and self._dtype is not None
         gy = check_grad(self, grad_output, self._shape, compute_dtype_of(self._dtype))
-        return self._grad(kept, gy).astype(self._dtype, copy=False)
+        with _ieee():
+            return self._grad(kept, gy).astype(self._dtype, copy=False)
 
     def stream(self) -> Any:
         """Pointwise, so it streams with no delay: a :class:`conv1d.stream.ElementwiseStream`."""
@@ -156,8 +165,7 @@ class Tanh(_Pointwise):
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):  # exp(-x) = inf for x << 0 gives the limit 0
-        return 1 / (1 + np.exp(-x))
+    return 1 / (1 + np.exp(-x))  # exp(-x) = inf for x << 0 gives the limit 0
 
 
 class Sigmoid(_Pointwise):
@@ -200,8 +208,7 @@ class SiLU(_Pointwise):
         self.inplace = _inplace(inplace)
 
     def _value(self, x: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            return x / (1 + np.exp(-x))
+        return x / (1 + np.exp(-x))
 
     def _grad(self, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
         s = _sigmoid(x)
@@ -323,13 +330,11 @@ class ELU(_Pointwise):
 
     def _value(self, x: np.ndarray) -> np.ndarray:
         a = x.dtype.type(self.alpha)
-        with np.errstate(over="ignore"):  # expm1 of large x is in the branch not taken
-            return np.where(x > 0, x, a * np.expm1(x))
+        return np.where(x > 0, x, a * np.expm1(x))  # expm1 overflows only where not taken
 
     def _grad(self, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
         a = x.dtype.type(self.alpha)
-        with np.errstate(over="ignore"):
-            return np.where(x <= 0, gy * a * np.exp(x), gy)  # PyTorch: alpha at x == 0
+        return np.where(x <= 0, gy * a * np.exp(x), gy)  # PyTorch: alpha at x == 0
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -456,7 +461,7 @@ class Flatten(Module):
     (2, 3, 4)
     """
 
-    _transient = ("_shape",)
+    _transient = ("_shape", "_out_shape")
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()

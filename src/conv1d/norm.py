@@ -28,7 +28,7 @@ def _check_eps(eps: Any) -> Any:
 class _Norm(Module):
     """Shared by both: affine parameters, input layout and the gradient check."""
 
-    _transient = ("_cache",)
+    _transient = ("_cache", "_out_shape")
 
     def _setup(self, channels: int, affine: Any, bias: Any, dtype: Any, data_format: Any) -> None:
         affine = as_bool("affine", affine)

@@ -83,7 +83,7 @@ def _padded(x: np.ndarray, left: int, needed: int, value: float) -> np.ndarray:
 
 
 class _Pool(Module):
-    _transient = ("_cache",)
+    _transient = ("_cache", "_out_shape", "_dtype")
     data_format = "channels_first"
 
     def __init__(self, data_format: str) -> None:
@@ -184,6 +184,13 @@ class MaxPool1d(_Pool):
         starts = np.arange(out) * s - p
         # PyTorch starts each window's search at its first sample inside the input, at -inf.
         first = starts + np.maximum(0, -starts + d - 1) // d * d
+        empty = np.flatnonzero(first >= length)
+        if empty.size:  # a dilated window whose taps all fall in the padding or past the end
+            raise ValueError(
+                f"MaxPool1d: window {int(empty[0])} of the output holds no input sample (input "
+                f"length {length}, kernel_size={k}, stride={s}, padding={p}, dilation={d}, "
+                f"ceil_mode={self.ceil_mode}); PyTorch's result is undefined there"
+            )
         y = np.full((*x.shape[:2], out), -np.inf, x.dtype)
         idx = np.broadcast_to(first, y.shape).copy()
         for t in range(k):
