@@ -70,6 +70,7 @@ SECTIONS: dict[str, str] = {
     "torch-layer": "conv1d.torch:bench_torch_layer",
     "algorithms": "conv1d.bench.choice:bench_algorithms",
     "transpose": "conv1d.bench.transpose:bench_transpose",
+    "models": "conv1d.bench.models:bench_models",
 }
 
 
