@@ -87,7 +87,7 @@ def forward_with_bias(algo: Algorithm, x: np.ndarray, w: np.ndarray, bias: np.nd
 FALLBACK = "reference"
 
 #: Seconds per FLOP of the reference algorithm's ``np.einsum`` per tap: 1.5-11 GFLOP/s
-#: measured on suite shapes (float32, /work/scratch_h3a/calib.py); only autotune's shortlist
+#: measured on suite shapes (float32; re-measure: python benchmarks/calibrate.py); only autotune's shortlist
 #: reads it, since :func:`choose` never picks the reference when anything else applies.
 REFERENCE_S_PER_FLOP = 1 / 4e9
 #: Python overhead of one reference call per tap (one einsum set-up): ~3 us measured.

@@ -476,7 +476,8 @@ def _bad_blocks(gy, x, phases, lo, length):
 
 #: Seconds per (sample x log2 F) of a float32 real FFT, forward or inverse. Measured with
 #: scipy.fft.rfft/irfft on (64, F) float32 arrays, F = 1024 ... 16384, workers=1: 1.3-1.7 ns per
-#: sample, i.e. about 0.12 ns per sample per log2 F (/work/scratch_h3b/fftspeed.py).
+#: sample, i.e. about 0.12 ns per sample per log2 F. Every constant of this model is
+#: re-measured on the current machine by: python benchmarks/calibrate.py
 FFT_S_PER_SAMPLE_LOG = 0.13e-9
 #: Seconds per complex multiply-add of the channel mixing (np.matmul batched over frequencies,
 #: (2049, 8, 8) @ (2049, 8, 38) complex64: 1.07 ms for 5.0M multiply-adds), and of the elementwise
@@ -489,7 +490,7 @@ COPY_S_PER_SAMPLE = 0.5e-9
 #: Python and allocation overhead of one call (plan, kernel FFT, a chunk or two): ~150 us
 #: measured on a (1, 1, 64) signal with K=3.
 CALL_OVERHEAD_S = 150e-6
-#: float64 FFTs and products take about 1.8x the float32 time (fftspeed.py: 2.2 vs 1.5 ns/sample
+#: float64 FFTs and products take about 1.8x the float32 time (2.2 vs 1.5 ns/sample
 #: at 4096, 3.5 vs 1.7 at 16384).
 FLOAT64_FACTOR = 1.8
 
