@@ -242,4 +242,5 @@ def load(module: M, path: str | os.PathLike[str], *, strict: bool = True) -> M:
                 f"parameter has shape {params[name].shape}"
             )
     # Everything is checked; load_state_dict checks again and writes all or nothing.
-    return module.load_state_dict(wanted, strict=strict)
+    module.load_state_dict(wanted, strict=strict)
+    return module  # typed as the caller's module class (M), which load_state_dict's isn't

@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -230,7 +231,9 @@ def _correlate(a, h, groups, phases, out_len, start, out):
     Ca*P, M+1)``; ``out(n0, n1, b0, z)`` receives ``z: (n, groups*O, nb, B)``, the outputs
     ``seq[u] = sum_{c,m} h[o, c, m] * in_c[u + m]`` for the blocks ``b0 .. b0+nb``.
     """
-    import scipy.fft as sfft  # here, not at the top: `import conv1d` stays free of SciPy
+    import scipy.fft  # here, not at the top: `import conv1d` stays free of SciPy
+
+    sfft: Any = scipy.fft  # its uarray-dispatched functions type-check as returning tuples
 
     n, ca, _ = a.shape
     p = phases.count
@@ -391,7 +394,9 @@ def grad_weight(
     >>> gw.shape, round(float(gw[0, 0, 0]), 6)
     ((4, 2, 5), 3.0)
     """
-    import scipy.fft as sfft  # here, not at the top: `import conv1d` stays free of SciPy
+    import scipy.fft  # here, not at the top: `import conv1d` stays free of SciPy
+
+    sfft: Any = scipy.fft  # its uarray-dispatched functions type-check as returning tuples
 
     n, c_out, lo = gy.shape
     _, c_in, length = x.shape
