@@ -85,3 +85,12 @@ def test_demo_with_matplotlib_refuses_an_unwritable_path_at_once(tmp_path):
 def test_bad_epochs_is_a_usage_error():
     r = conv1d_command("demo", "--epochs", "0")
     assert r.returncode == 2 and "--epochs must be positive, got 0" in r.stderr
+
+
+def test_version_has_one_source():
+    """pyproject.toml reads the version from ``conv1d.__version__`` instead of repeating it."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    attr = project["tool"]["setuptools"]["dynamic"]["version"]["attr"]
+    assert attr == "conv1d.__version__"
