@@ -155,7 +155,13 @@ def check_writable(path: str) -> None:
 
 
 def have_matplotlib() -> bool:
-    """Whether matplotlib imports: asked before training, so a missing one costs no time."""
+    """Whether matplotlib imports: asked before training, so a missing one costs no time.
+
+    Examples
+    --------
+    >>> isinstance(have_matplotlib(), bool)
+    True
+    """
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -168,7 +174,13 @@ def main(argv: list[str] | None = None) -> int:
 
     Without matplotlib the demo prints a one-line note first, trains, and saves no picture
     (exit status 0: the picture is the optional part). An output path that cannot be written
-    is refused at once (exit status 2).
+    is refused at once (exit status 2), as are bad options (argparse's usage error).
+
+    Examples
+    --------
+    >>> main(["--epochs", "0"])  # checked before any work
+    Traceback (most recent call last):
+    SystemExit: 2
     """
     parser = argparse.ArgumentParser(prog="conv1d demo", description=DESCRIPTION)
     parser.add_argument("--output", default="conv1d-demo.png",
