@@ -7,6 +7,7 @@
 """
 
 from . import algorithms, functional, optim
+from . import dask as _dask  # noqa: F401  (fills functional's Dask slot; imports no Dask itself)
 from .activation import ELU, GELU, Dropout, Flatten, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
 from .autotune import autotune  # the function; its module stays importable as conv1d.autotune
 from .conv import Conv1d

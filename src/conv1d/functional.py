@@ -8,6 +8,7 @@ algorithm's gradients on the padded signal -> the adjoint of the padding.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -56,6 +57,12 @@ class Gradients(NamedTuple):
     input: np.ndarray
     weight: np.ndarray
     bias: np.ndarray | None
+
+
+#: :func:`conv1d.dask.conv1d`, which takes a Dask ``input`` off :func:`conv1d`'s hands. A slot
+#: that conv1d.dask fills when imported (the package's ``__init__`` imports it), not an import
+#: of it, because conv1d.dask builds on this module; imports stay a tree.
+dask_conv1d: Callable[..., Any] | None = None
 
 
 def is_dask_array(value: Any) -> bool:
@@ -320,9 +327,7 @@ def conv1d(
     >>> conv1d(x.astype(np.float16), w.astype(np.float16)).dtype
     dtype('float16')
     """
-    if is_dask_array(input):  # lazy, block by block: conv1d.dask
-        from .dask import conv1d as dask_conv1d
-
+    if is_dask_array(input) and dask_conv1d is not None:  # lazy, block by block: conv1d.dask
         return dask_conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode,
                            algorithm=algorithm, data_format=data_format)
     x, w, b, spec, unbatched = _prepare(

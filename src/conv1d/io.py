@@ -351,4 +351,4 @@ def load(module: M, path: str | os.PathLike[str], *, strict: bool = True) -> M:
             )
     # Everything is checked; load_state_dict checks again and writes all or nothing.
     module.load_state_dict(wanted, strict=strict)
-    return module
+    return module  # typed as the caller's module class (M), which load_state_dict's isn't
