@@ -48,7 +48,7 @@ from datetime import datetime, timezone
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 from . import ort, roofline
 from .report import COLUMNS, markdown_table, write_chart, write_report
@@ -100,7 +100,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own prints the usage first
+    def error(self, message: str) -> NoReturn:  # argparse's own prints the usage first
         raise UsageError(message)
 
 
@@ -187,7 +187,7 @@ def _set_threads(n: int, torch: ModuleType | None, stack: ExitStack) -> None:
     import conv1d
 
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
     except ImportError:
         pass
     else:  # every BLAS and OpenMP runtime loaded, torch's included

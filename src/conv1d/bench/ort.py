@@ -98,7 +98,7 @@ def session(model: Any, threads: int) -> Callable[[np.ndarray], np.ndarray]:
     >>> run(np.arange(4, dtype=np.float32).reshape(1, 1, 4))
     array([[[1., 3., 5.]]], dtype=float32)
     """
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped]
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads

@@ -194,10 +194,10 @@ def write_chart(results: Sequence[Result], path: Path) -> str | None:
         by_case = {r.case: r for r in ratios if r.pass_ == pass_}
         xs = [i + (j - (len(passes) - 1) / 2) * width for i, c in enumerate(cases) if c in by_case]
         rows = [by_case[c] for c in cases if c in by_case]
-        ys = [r.ratio for r in rows]
+        ys = [r.ratio or 0.0 for r in rows]  # never 0: ``ratios`` has a rival in every row
         # Bars grow from 1 (parity), up where conv1d is faster, down where it is slower.
         bars = ax.bar(xs, [y - 1 for y in ys], width, bottom=1, label=pass_)
-        labels = [f"{sig(y, 2)}x" + (f" {RIVALS[r.rival]}" if len(rivals) > 1 else "")
+        labels = [f"{sig(y, 2)}x" + (f" {RIVALS[r.rival or '']}" if len(rivals) > 1 else "")
                   for y, r in zip(ys, rows, strict=True)]
         ax.bar_label(bars, labels, fontsize=6 if len(rivals) > 1 else 7, padding=2)
     ax.axhline(1.0, color="black", linewidth=0.8)
