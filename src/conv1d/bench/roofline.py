@@ -37,8 +37,8 @@ GEMM_ORDER = 2048
 STREAM_BYTES = 128 << 20
 # The FMA microbenchmark: each thread's call lasts about this long (seconds).
 FMA_SECONDS = 0.05
-# Native extension modules with fma_loop, widest first, and the CPU flags (Linux
-# /proc/cpuinfo names) each needs; conv1d._native_base runs on any CPU.
+# Native extension modules with fma_loop, widest first, and the CPU features each needs (as
+# conv1d.algorithms.native's levels); conv1d._native_base runs on any CPU.
 FMA_MODULES = (("conv1d._native_avx512", ("avx512f", "fma")),
                ("conv1d._native_avx2", ("avx2", "fma")),
                ("conv1d._native_base", ()))
@@ -121,16 +121,11 @@ def measure_bandwidth(threads: int, nbytes: int = STREAM_BYTES) -> float:
     return max(2 * n * 4 / copy, 3 * n * 4 / add)
 
 
-def _cpu_flags() -> set[str] | None:
-    flags = _proc_field("/proc/cpuinfo", "flags")
-    return None if flags is None else set(flags.split())
-
-
 def fma_kernel() -> tuple[Callable[[int], float], str] | None:
     """``fma_loop`` of the widest native extension this CPU runs, and its module's name.
 
-    ``None`` when no native extension is built. Without ``/proc/cpuinfo`` (not Linux), only
-    the portable baseline module is tried.
+    ``None`` when no native extension is built. The peak is the machine's, so this ignores
+    ``CONV1D_NATIVE`` and ``CONV1D_SIMD`` (which choose what the algorithms run).
 
     Examples
     --------
@@ -138,16 +133,17 @@ def fma_kernel() -> tuple[Callable[[int], float], str] | None:
     >>> found is None or found[1].startswith("conv1d._native")
     True
     """
-    flags = _cpu_flags()
+    try:  # its cpu_supports() asks the CPU itself (GCC/Clang's __builtin_cpu_supports)
+        base = import_module("conv1d._native_base")
+    except ImportError:
+        return None
     for name, needs in FMA_MODULES:
-        if needs and (flags is None or not flags.issuperset(needs)):
+        if not all(base.cpu_supports(flag) for flag in needs):
             continue
         try:
-            fn = getattr(import_module(name), "fma_loop", None)
-        except ImportError:
+            return import_module(name).fma_loop, name
+        except (ImportError, AttributeError):
             continue
-        if fn is not None:
-            return fn, name
     return None
 
 
