@@ -337,6 +337,11 @@ def test_time_interleaved_blocks_follow_an_idle_gap(monkeypatch):
     events.clear()
     suite.time_interleaved(fns, repeat=2, warmup=0, gap=0, block=1)
     assert events == ["a", "b", "b", "a"]  # no gap: single calls, alternating
+    # A function whose warm-up call is long gets no waking call after the gap.
+    events.clear()
+    monkeypatch.setattr(suite, "WAKE_LIMIT", -1.0)
+    suite.time_interleaved(fns, repeat=2, gap=0.25, block=4)
+    assert events == ["a", "b", "sleep 0.25", "a", "a", "sleep 0.25", "b", "b"]
 
 
 def test_fma_peak_runs_a_call_per_thread_at_once(monkeypatch):

@@ -61,6 +61,7 @@ from .suite import (
     QUICK_REPEAT,
     REPEAT,
     SUITE,
+    WAKE_LIMIT,
     Case,
     Timing,
     run_suite,
@@ -259,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "threads": args.threads, "repeat": args.repeat,
         "torch_note": no_torch, "ort_note": no_ort, "gap": IDLE_GAP, "block": BLOCK,
+        "wake_limit": WAKE_LIMIT,
     }
     try:
         chart_note = write_chart(results, args.chart)

@@ -240,8 +240,9 @@ def write_report(path: Path, results: Sequence[Result], failures: Sequence[str],
         "repetitions per library and pass, after a warm-up that checks every library's "
         f"results against torch's, in blocks of up to {info['block']} back-to-back calls: "
         f"each block follows an idle gap of {info['gap']} s (the previous library's worker "
-        "threads stop spinning) and one untimed call (this library's threads wake up), and "
-        "the libraries' blocks take turns.", "",
+        "threads stop spinning) and one untimed call (this library's threads wake up; none "
+        f"where a call takes over {info['wake_limit']} s), and the libraries' blocks take "
+        "turns.", "",
         "`ratio X/conv1d` is X's median over conv1d's (above 1: conv1d is faster); `ratio "
         "rival/conv1d`, the headline, is the faster rival's (the smaller median of torch and "
         "ORT; forward+backward: torch alone), named beside it. GFLOP/s count the multiply-adds "

@@ -102,6 +102,10 @@ IDLE_GAP = 0.2
 #: library's own threads: the first call after a 0.2 s sleep is the slow one (torch's
 #: seed_example forward on the 2-core machine: 1.9-38 ms, then 0.05 ms per call).
 BLOCK = 4
+#: No waking call for a function whose first warm-up call took longer than this (seconds):
+#: waking its threads costs a few milliseconds at most, under 1% of such a call, and a second
+#: untimed call would add seconds per block (torch's long_depthwise forward+backward: 4 s).
+WAKE_LIMIT = 1.0
 
 
 def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int = 1,
@@ -113,7 +117,8 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int
     first round's results (e.g. to compare them). Then the timed calls run in blocks of up
     to ``block`` calls of one function, back to back, each block after ``gap`` seconds of
     sleep (:data:`IDLE_GAP`: the previous function's worker threads stop spinning) and one
-    untimed call (this function's threads wake up). Blocks take turns between the
+    untimed call (this function's threads wake up; none where a call takes longer than
+    :data:`WAKE_LIMIT`). Blocks take turns between the
     functions, in reversed order every other round, so that neither always runs on a cache,
     clock or machine-load state the other left. ``gap=0, block=1`` alternates single calls.
     Garbage collection is off while timing (as in :mod:`timeit`), and each result is freed
@@ -126,13 +131,19 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int
     >>> sorted(t), len(t["a"].times)
     (['a', 'b'], 3)
     """
+    first: dict[str, float] = {}  # each function's first warm-up call, seconds
     for i in range(warmup):
-        outputs = {name: fn() for name, fn in fns.items()}
+        outputs = {}
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            outputs[name] = fn()
+            first.setdefault(name, time.perf_counter() - t0)
         if i == 0 and check is not None:
             check(outputs)
         del outputs
     times: dict[str, list[float]] = {name: [] for name in fns}
     names = list(fns)
+    wake = {name: gap > 0 and first.get(name, 0.0) <= WAKE_LIMIT for name in names}
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -140,6 +151,7 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int
             for name in names if r % 2 == 0 else names[::-1]:
                 if gap > 0:
                     time.sleep(gap)
+                if wake[name]:
                     fns[name]()  # untimed: wakes this library's threads; freed at once
                 for _ in range(min(block, repeat - len(times[name]))):
                     t0 = time.perf_counter()
