@@ -240,8 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _set_threads(args.threads, torch, stack)
         print(f"{PROG}: measuring the roofline ({args.threads} threads)...", file=sys.stderr)
         machine = roofline.measure(args.threads)
-        if machine.fma_flops is None:
-            print(f"{PROG}: float32 FMA peak {machine.fma_note}", file=sys.stderr)
+        fma = (f"{machine.fma_flops / 1e9:.0f} GFLOP/s ({machine.fma_note})"
+               if machine.fma_flops else machine.fma_note)
+        print(f"{PROG}: float32 GEMM {machine.gemm_flops / 1e9:.0f} GFLOP/s, bandwidth "
+              f"{machine.bandwidth / 1e9:.1f} GB/s, FMA peak {fma}", file=sys.stderr)
         results, failures = run_suite(args.cases, args.repeat, torch, machine, ort_threads)
         context = Context(args.threads, args.repeat, args.quick, torch, machine, args.cases,
                           ort_threads)
