@@ -135,40 +135,44 @@ def geometric_mean(values: Sequence[float]) -> float:
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
-def _geomeans(label: str, results: Sequence[Result], attr: str) -> list[str]:
-    """``label``'s geometric mean of ``attr`` overall and per pass; ``[]`` if none."""
-    pairs = [(r, v) for r in results if (v := getattr(r, attr)) is not None]
-    if not pairs:
-        return []
-    lines = [f"- vs {label}: **{sig(geometric_mean([v for _, v in pairs]))}x** over "
-             f"{len(pairs)} ratios"]
-    for pass_ in dict.fromkeys(r.pass_ for r, _ in pairs):
-        vs = [v for r, v in pairs if r.pass_ == pass_]
-        lines[-1] += f"; {pass_} {sig(geometric_mean(vs))}x ({len(vs)})"
-    worst, v = min(pairs, key=lambda p: p[1])
-    lines[-1] += f"; lowest {sig(v)}x ({worst.case}, {worst.pass_})"
-    return lines
-
-
 def summary(results: Sequence[Result]) -> list[str]:
-    """Geometric means of the ratios against each rival and the faster one, the lowest.
+    """Geometric means of the ratios to each rival and to the faster one, and the lowest.
+
+    Each mean is followed by the number of ratios it averages, in parentheses.
 
     Examples
     --------
     >>> r = Result("c", "forward", "gemm", conv1d=(1.0, 1.0), torch=(4.0, 4.0), ort=(2.0, 2.0),
     ...            flops=1.0, nbytes=1.0, roofline_time=1.0, bound="compute")
     >>> print("\\n".join(summary([r])))
-    Geometric means of the ratios rival/conv1d (above 1: conv1d is faster):
-    - vs the faster rival: **2.00x** over 1 ratios; forward 2.00x (1); lowest 2.00x (c, forward)
-    - vs torch: **4.00x** over 1 ratios; forward 4.00x (1); lowest 4.00x (c, forward)
-    - vs ORT: **2.00x** over 1 ratios; forward 2.00x (1); lowest 2.00x (c, forward)
+    Geometric mean of the 1 ratios faster rival/conv1d: **2.00x** (above 1: conv1d is faster)
+    <BLANKLINE>
+    | geometric mean of | all       | forward   | lowest           |
+    |-------------------|-----------|-----------|------------------|
+    | faster rival      | 2.00x (1) | 2.00x (1) | 2.00x c, forward |
+    | torch             | 4.00x (1) | 4.00x (1) | 4.00x c, forward |
+    | ORT               | 2.00x (1) | 2.00x (1) | 2.00x c, forward |
     """
-    lines = _geomeans("the faster rival", results, "ratio")
-    if not lines:
+    passes = list(dict.fromkeys(r.pass_ for r in results))
+    rows, headline = [], ""
+    for attr, label in (("ratio", "faster rival"), ("ratio_torch", "torch"),
+                        ("ratio_ort", "ORT")):
+        pairs = [(r, v) for r in results if (v := getattr(r, attr)) is not None]
+        if not pairs:
+            continue
+        mean = lambda vs: f"{sig(geometric_mean(vs))}x ({len(vs)})"  # noqa: E731
+        worst, low = min(pairs, key=lambda p: p[1])
+        rows.append([label, mean([v for _, v in pairs]),
+                     *(mean(vs) if (vs := [v for r, v in pairs if r.pass_ == p]) else "n/a"
+                       for p in passes),
+                     f"{sig(low)}x {worst.case}, {worst.pass_}"])
+        if attr == "ratio":
+            headline = (f"Geometric mean of the {len(pairs)} ratios faster rival/conv1d: "
+                        f"**{sig(geometric_mean([v for _, v in pairs]))}x** (above 1: conv1d "
+                        "is faster)")
+    if not rows:
         return ["No ratios: neither PyTorch nor ONNX Runtime was timed."]
-    for attr, label in (("ratio_torch", "torch"), ("ratio_ort", "ORT")):
-        lines += _geomeans(label, results, attr)
-    return ["Geometric means of the ratios rival/conv1d (above 1: conv1d is faster):", *lines]
+    return [headline, "", markdown_table(["geometric mean of", "all", *passes, "lowest"], rows)]
 
 
 def write_chart(results: Sequence[Result], path: Path) -> str | None:
