@@ -228,21 +228,22 @@ def write_report(path: Path, results: Sequence[Result], failures: Sequence[str],
     """Write ``BENCHMARKS.md`` at ``path``; return the summary lines as text."""
     chart_link = os.path.relpath(chart, path.parent).replace(os.sep, "/")
     rivals = [
-        f"PyTorch was not timed ({info['torch_note']})." if info["torch_note"] else
-        "`torch.nn.functional.conv1d` (PyTorch CPU), forward and forward+backward.",
-        f"ONNX Runtime was not timed ({info['ort_note']})." if info["ort_note"] else
+        f"PyTorch was not timed ({info['torch_note']})" if info["torch_note"] else
+        "`torch.nn.functional.conv1d` (PyTorch CPU), forward and forward+backward",
+        f"ONNX Runtime was not timed ({info['ort_note']})" if info["ort_note"] else
         "ONNX Runtime (CPU provider, sequential, one inter-op thread) on a one-node `Conv` "
         "graph per case, forward only (a `Pad` node first for reflect, replicate and "
-        "circular padding), its output checked against torch's.",
+        "circular padding)",
     ]
     text = summary(results)
     lines = [
         "# Benchmarks", "",
         f"Written by `{info['command']}` on {info['date']}.", "",
         f"conv1d and its rivals run in one process, float32, each on {info['threads']} threads. "
-        f"{' '.join(rivals)} Each time is one call's wall clock; {info['repeat']} timed "
+        f"Rivals: {'; '.join(rivals)}. Each time is one call's wall clock; {info['repeat']} timed "
         "repetitions per library and pass, after a warm-up that checks every library's "
-        f"results against torch's, in blocks of up to {info['block']} back-to-back calls: "
+        f"results against {'conv1d' if info['torch_note'] else 'torch'}'s, in blocks of up to "
+        f"{info['block']} back-to-back calls: "
         f"each block follows an idle gap of {info['gap']} s (the previous library's worker "
         "threads stop spinning) and one untimed call (this library's threads wake up; none "
         f"where a call takes over {info['wake_limit']} s), and the libraries' blocks take "
