@@ -150,9 +150,10 @@ def fma_kernel() -> tuple[Callable[[int], float], str] | None:
 def measure_fma(threads: int) -> tuple[float | None, str]:
     """The float32 FMA peak in FLOP/s on ``threads`` threads at once, and how it was found.
 
-    Each thread calls ``fma_loop(iterations)`` (the GIL is released while it runs); the
-    peak is the sum of the FLOPs they return over the wall time of the slowest, best run.
-    ``(None, why)`` when the native extension is not built.
+    Each of ``threads`` threads calls ``fma_loop(iterations)`` once, all at the same time
+    (the GIL is released while it runs); the peak is the sum of the FLOPs they return over
+    the wall time until the last one ends, in the fastest of several runs. ``(None, why)``
+    when the native extension is not built.
     """
     found = fma_kernel()
     if found is None:
