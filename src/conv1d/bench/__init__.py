@@ -126,11 +126,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--repeat", type=_positive, metavar="N",
                         help=f"timed repetitions per library and pass (default {REPEAT})")
     parser.add_argument("--threads", type=_positive, metavar="N",
-                        help="threads for both libraries (default: the usable cores)")
+                        help="threads for every library (default: the usable cores)")
     parser.add_argument("--no-torch", action="store_true", help="do not time PyTorch")
     parser.add_argument("--no-onnx", action="store_true",
                         help="do not time ONNX Runtime (timed when onnx and onnxruntime are "
-                             "installed: pip install conv1d[bench])")
+                             "installed: the bench extra)")
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"), metavar="PATH",
                         help="the markdown report (default ./BENCHMARKS.md)")
     parser.add_argument("--chart", type=Path, metavar="PATH",
@@ -232,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     no_ort = "--no-onnx given" if args.no_onnx else ort.unavailable()
     if no_ort is not None:
         if not args.no_onnx:
-            no_ort += " (pip install conv1d[bench])"
+            no_ort += " (pip install onnxruntime onnx, or the bench extra)"
         print(f"{PROG}: {no_ort}: no ONNX Runtime columns", file=sys.stderr)
     ort_threads = None if no_ort else args.threads
     hardware = roofline.machine()  # before the run: its load average is other work's
