@@ -134,11 +134,11 @@ def fma_kernel() -> tuple[Callable[[int], float], str] | None:
     True
     """
     try:  # its cpu_supports() asks the CPU itself (GCC/Clang's __builtin_cpu_supports)
-        base = import_module("conv1d._native_base")
+        supports = getattr(import_module("conv1d._native_base"), "cpu_supports", None)
     except ImportError:
         return None
     for name, needs in FMA_MODULES:
-        if not all(base.cpu_supports(flag) for flag in needs):
+        if needs and (supports is None or not all(supports(flag) for flag in needs)):
             continue
         try:
             return import_module(name).fma_loop, name
