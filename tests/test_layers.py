@@ -322,6 +322,8 @@ def pool_input(draw_length, c, n, dtype, channels_last, seed, ties=False):
     x = rng.standard_normal(shape)
     if ties:
         x = np.round(x)  # many equal values: the first maximum must win, as in PyTorch
+        # NaN wins over any number (the last NaN of a window), -inf loses to all.
+        x.flat[rng.integers(0, x.size, 2)] = rng.choice([np.nan, -np.inf, np.inf], 2)
     return x.astype(dtype)
 
 

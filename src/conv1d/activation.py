@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._layer import as_bool, as_dim, as_input, as_real, check_grad, compute_dtype_of, remembered
+from ._layer import as_bool, as_dim, as_input, as_real, check_grad, compute_dtype_of, remembered, select
 from .conv import as_rng
 from .functional import is_dask_array
 from .module import Module
@@ -39,6 +39,8 @@ class _Pointwise(Module):
 
     _transient: tuple[str, ...] = ("_kept", "_shape", "_dtype")
     inplace = False
+    #: Whether an in-place forward must copy what it keeps (ReLU's input may become its output).
+    _copy_kept = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -75,7 +77,8 @@ class _Pointwise(Module):
         with _ieee():
             y = self._value(xc)
         kept = self._keep(xc, y)
-        if self.inplace and isinstance(kept, np.ndarray) and np.may_share_memory(kept, input):
+        if (self.inplace and self._copy_kept and isinstance(kept, np.ndarray)
+                and np.may_share_memory(kept, input)):
             kept = kept.copy()  # the input is about to be overwritten
         self._kept, self._shape, self._dtype = kept, x.shape, x.dtype
         y = y.astype(x.dtype, copy=False)
@@ -125,23 +128,29 @@ class ReLU(_Pointwise):
     array([0., 1.])
     """
 
+    _copy_kept = False
+
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = _inplace(inplace)
 
     @property
     def _mask(self) -> np.ndarray | None:
-        """Where the last output was positive (the name ReLU's mask had before this module)."""
-        return self._kept
+        """Where the gradient passes (ReLU kept this mask before; now it keeps the input)."""
+        return None if self._kept is None else ~(self._kept <= 0)
 
     def _value(self, x: np.ndarray) -> np.ndarray:
-        return np.maximum(x, 0)  # NaN stays NaN, as in PyTorch
+        # NaN stays NaN, as in PyTorch. (A zeros array: NumPy 2.4's maximum with a scalar
+        # runs ~10x slower than with an array.)
+        return np.maximum(x, np.zeros_like(x))
 
     def _keep(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return ~(y <= 0)  # PyTorch's threshold_backward: zero where the output is <= 0
+        # The input, not a mask: nothing to compute until backward. In place, the input
+        # becomes the output, which gives the same mask (relu(relu(x)) = relu(x)).
+        return x
 
-    def _grad(self, kept: np.ndarray, gy: np.ndarray) -> np.ndarray:
-        return np.where(kept, gy, 0)
+    def _grad(self, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        return select(~(x <= 0), gy, 0)  # PyTorch's threshold_backward: NaN passes it
 
 
 class Tanh(_Pointwise):
@@ -294,13 +303,13 @@ class LeakyReLU(_Pointwise):
         self.inplace = _inplace(inplace)
 
     def _value(self, x: np.ndarray) -> np.ndarray:
-        return np.where(x > 0, x, x * x.dtype.type(self.negative_slope))
+        return select(x > 0, x, x * x.dtype.type(self.negative_slope))
 
     def _keep(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return x > 0
 
     def _grad(self, positive: np.ndarray, gy: np.ndarray) -> np.ndarray:
-        return np.where(positive, gy, gy * gy.dtype.type(self.negative_slope))
+        return select(positive, gy, gy * gy.dtype.type(self.negative_slope))
 
     def extra_repr(self) -> str:
         s = f"negative_slope={self.negative_slope}"
@@ -330,11 +339,13 @@ class ELU(_Pointwise):
 
     def _value(self, x: np.ndarray) -> np.ndarray:
         a = x.dtype.type(self.alpha)
-        return np.where(x > 0, x, a * np.expm1(x))  # expm1 overflows only where not taken
+        # expm1 of min(x, 0): finite where x is, so select's fast path applies.
+        return select(x > 0, x, a * np.expm1(np.minimum(x, np.zeros_like(x))))
 
     def _grad(self, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
         a = x.dtype.type(self.alpha)
-        return np.where(x <= 0, gy * a * np.exp(x), gy)  # PyTorch: alpha at x == 0
+        # PyTorch: alpha at x == 0.
+        return select(x <= 0, gy * a * np.exp(np.minimum(x, np.zeros_like(x))), gy)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -420,7 +431,7 @@ class Dropout(_Pointwise):
         # mask / (1 - p), as PyTorch (zero everywhere when p == 1).
         keep = self.rng.random(x.shape) >= self.p
         scale = x.dtype.type(0 if self.p == 1 else 1 / (1 - self.p))
-        self._scale = np.where(keep, scale, x.dtype.type(0))
+        self._scale = keep * scale  # (bool * scalar: no np.where, slow on a random mask)
         return x * self._scale
 
     def _keep(self, x: np.ndarray, y: np.ndarray) -> Any:

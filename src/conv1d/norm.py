@@ -207,7 +207,8 @@ class BatchNorm1d(_Norm):
         # (N, C, L): one scale and shift per channel, as PyTorch's batch_norm_cpu_transform_input.
         scale = invstd if w is None else invstd * w
         shift = -mean * scale if b is None else b - mean * scale
-        y = x * scale[:, None] + shift[:, None]
+        y = np.multiply(x, scale[:, None])
+        y += shift[:, None]
         self._cache, self._out_shape = (x, mean, invstd, batch), shape
         return self._output(y, shape)
 

@@ -191,28 +191,52 @@ class MaxPool1d(_Pool):
                 f"length {length}, kernel_size={k}, stride={s}, padding={p}, dilation={d}, "
                 f"ceil_mode={self.ceil_mode}); PyTorch's result is undefined there"
             )
-        y = np.full((*x.shape[:2], out), -np.inf, x.dtype)
-        idx = np.broadcast_to(first, y.shape).copy()
-        for t in range(k):
-            v = _taps(xp, t * d, s, out)
-            better = (v > y) | np.isnan(v)  # (N, C, L_out): PyTorch's update rule
-            np.copyto(y, v, where=better)
-            np.copyto(idx, starts + t * d, where=better)
-        self._cache = (idx, length, unbatched)
-        y = self._finish(y, unbatched, dtype)
+        y = _taps(xp, 0, s, out).copy()
+        for t in range(1, k):
+            np.maximum(y, _taps(xp, t * d, s, out), out=y)  # NaN propagates, as in PyTorch
+        self._cache = (xp, y, starts, first, length, unbatched)
+        out_y = self._finish(y, unbatched, dtype)
         if self.return_indices:
-            return y, _unbatch(idx, self.data_format, unbatched, np.dtype(np.int64))
-        return y
+            idx = self._argmax(xp, y, starts, first, length)
+            return out_y, _unbatch(idx, self.data_format, unbatched, np.dtype(np.int64))
+        return out_y
+
+    def _argmax(self, xp: np.ndarray, y: np.ndarray, starts: np.ndarray, first: np.ndarray,
+                length: int) -> np.ndarray:
+        """Each maximum's position in the input, chosen as PyTorch's kernel chooses it.
+
+        PyTorch scans a window's samples inside the input from ``first`` on, taking a sample
+        when ``value > max or isnan(value)``: so the first maximum, or the last NaN.
+        """
+        k, s, d = self._k, self._s, self._d
+        out = y.shape[-1]
+        idx = np.broadcast_to(first, y.shape).copy()  # an all -inf window keeps its first sample
+        found = np.zeros(y.shape, bool)
+        nan = np.isnan(y)
+        for t in range(k):
+            pos = starts + t * d
+            inside = (pos >= 0) & (pos < length)  # (L_out,): padded taps never count
+            v = _taps(xp, t * d, s, out)
+            hit = (v == y) & ~found & inside
+            if nan.any():
+                hit |= np.isnan(v) & inside
+            idx += (pos - idx) * hit  # (np.copyto(where=) is slow on a random mask)
+            found |= hit
+        return idx
 
     def backward(self, grad_output: Any) -> np.ndarray:
         """Each output's gradient added to the input sample that was its maximum."""
-        idx, length, unbatched = remembered(self, self._cache)
+        xp, y, starts, first, length, unbatched = remembered(self, self._cache)
         gy = _grad_batch(self, grad_output, unbatched)
+        idx = self._argmax(xp, y, starts, first, length)
         n, c, _ = idx.shape
-        rows = np.arange(n * c).reshape(n, c, 1) * length
-        # Windows overlap when stride < span: bincount sums every contribution to a sample.
-        gx = np.bincount((rows + idx).ravel(), weights=gy.ravel(), minlength=n * c * length)
-        gx = gx.reshape(n, c, length)
+        if self._s >= self._d * (self._k - 1) + 1:  # windows apart: each sample gets one value
+            gx = np.zeros((n, c, length), gy.dtype)
+            np.put_along_axis(gx, idx, gy, axis=-1)
+        else:  # overlapping windows: bincount sums every contribution to a sample
+            rows = np.arange(n * c).reshape(n, c, 1) * length
+            gx = np.bincount((rows + idx).ravel(), weights=gy.ravel(), minlength=n * c * length)
+            gx = gx.reshape(n, c, length)
         return _unbatch(gx, self.data_format, unbatched, self._dtype)
 
     def extra_repr(self) -> str:
@@ -365,10 +389,15 @@ class AdaptiveAvgPool1d(_Pool):
             raise ValueError(f"AdaptiveAvgPool1d needs an input of length >= 1, got shape "
                              f"{np.shape(input)}")
         start, count = self._windows(length)
-        acc = np.zeros((*x.shape[:2], self._size), x.dtype)
-        for t in range(int(count.max(initial=0))):  # in the window's order, as PyTorch sums
-            inside = t < count
-            acc[..., inside] += x[..., start[inside] + t]
+        acc = np.empty((*x.shape[:2], self._size), x.dtype)
+        if self._size <= int(count.max(initial=0)):  # few long windows: one sum each
+            for i, (a, c) in enumerate(zip(start.tolist(), count.tolist(), strict=True)):
+                acc[..., i] = x[..., a : a + c].sum(axis=-1)
+        else:  # many short windows: one pass per position in the window
+            acc[...] = 0
+            for t in range(int(count.max(initial=0))):
+                inside = t < count
+                acc[..., inside] += x[..., start[inside] + t]
         self._cache = (length, unbatched)
         return self._finish(acc / count.astype(x.dtype), unbatched, dtype)
 
@@ -379,12 +408,16 @@ class AdaptiveAvgPool1d(_Pool):
         start, count = self._windows(length)
         share = gy / count.astype(gy.dtype)
         gx = np.zeros((*gy.shape[:2], length), gy.dtype)
-        rows = gx.reshape(-1, length)
-        for t in range(int(count.max(initial=0))):
-            inside = t < count
-            # Windows start at the same sample when output_size > L: add.at sums repeats.
-            np.add.at(rows.T, start[inside] + t,
-                      share[..., inside].reshape(len(rows), int(inside.sum())).T)
+        if self._size <= int(count.max(initial=0)):
+            for i, (a, c) in enumerate(zip(start.tolist(), count.tolist(), strict=True)):
+                gx[..., a : a + c] += share[..., i : i + 1]
+        else:
+            rows = gx.reshape(-1, length)
+            for t in range(int(count.max(initial=0))):
+                inside = t < count
+                # Windows start at the same sample when output_size > L: add.at sums repeats.
+                np.add.at(rows.T, start[inside] + t,
+                          share[..., inside].reshape(len(rows), int(inside.sum())).T)
         return _unbatch(gx, self.data_format, unbatched, self._dtype)
 
     def extra_repr(self) -> str:
