@@ -754,3 +754,35 @@ def test_layers_pickle_without_their_cache():
               conv1d.MaxPool1d(2), conv1d.Dropout(rng=0)):
         m(np.ones((100, 4, 200)) if not isinstance(m, conv1d.Linear) else np.ones((100, 200, 4)))
         assert len(pickle.dumps(m)) < 10_000
+
+
+def test_a_small_ecg_style_network_trains_as_in_torch():
+    def build(lib, **kw):
+        nn = lib if lib is conv1d else lib.nn
+        return nn.Sequential(
+            nn.Conv1d(2, 8, 7, padding=3, **kw), nn.BatchNorm1d(8, **kw), nn.ReLU(),
+            nn.MaxPool1d(3, 2, 1), nn.Conv1d(8, 8, 3, padding=1, bias=False, **kw),
+            nn.GroupNorm(2, 8, **kw), nn.GELU(approximate="tanh"), nn.Dropout(0.0),
+            nn.AvgPool1d(2), nn.AdaptiveAvgPool1d(4), nn.Flatten(), nn.Linear(32, 3, **kw),
+            nn.ELU(), nn.Identity(),
+        )
+
+    torch.manual_seed(0)
+    tnet, net = build(torch, dtype=torch.float64), build(conv1d, dtype=np.float64)
+    assert repr(net) == repr(tnet)
+    copy_from_torch(tnet, net)
+    rng = np.random.default_rng(0)
+    for training in (True, False):
+        net.train(training)
+        tnet.train(training)
+        x = rng.standard_normal((4, 2, 40))
+        (y, y_t), (gx, gx_t), _ = run_both(net, tnet, x)
+        np.testing.assert_allclose(y, y_t, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(gx, gx_t, rtol=1e-9, atol=1e-12)
+        grads = dict(net.named_parameters())
+        for name, p in tnet.named_parameters():
+            np.testing.assert_allclose(grads[name].grad, p.grad.numpy(), rtol=1e-9, atol=1e-12,
+                                       err_msg=name)
+        for key, value in tnet.state_dict().items():
+            np.testing.assert_allclose(net.state_dict()[key], value.numpy(), rtol=1e-12,
+                                       err_msg=key)
