@@ -786,3 +786,17 @@ def test_a_small_ecg_style_network_trains_as_in_torch():
         for key, value in tnet.state_dict().items():
             np.testing.assert_allclose(net.state_dict()[key], value.numpy(), rtol=1e-12,
                                        err_msg=key)
+
+
+def test_an_in_place_layer_after_another_leaves_its_gradient_right():
+    # Tanh and MaxPool1d keep their input, not their output, which LeakyReLU(inplace=True)
+    # overwrites here (PyTorch refuses such a graph; ours computes it).
+    x = np.random.default_rng(0).standard_normal((2, 3, 12))
+    for make in (conv1d.Tanh, lambda: conv1d.MaxPool1d(2)):
+        alone = make()
+        y = alone(x)
+        gy = np.random.default_rng(1).standard_normal(y.shape)
+        expected = alone.backward(gy * np.where(y > 0, 1, 0.5))
+        net = conv1d.Sequential(make(), conv1d.LeakyReLU(0.5, inplace=True))
+        net(x)
+        np.testing.assert_allclose(net.backward(gy), expected, rtol=1e-15)

@@ -33,8 +33,8 @@ class _Pointwise(Module):
     """Base of the elementwise layers: subclasses give ``_value``, ``_keep`` and ``_grad``.
 
     ``_value(x)`` computes the output from ``x`` in the computation's dtype; ``_keep(x, y)``
-    returns what ``backward`` needs (a new array, or ``x``/``y`` themselves); ``_grad(kept, gy)``
-    the input's gradient from it.
+    returns what ``backward`` needs (``x`` by default; never ``y``, which the caller owns and
+    a following in-place layer may overwrite); ``_grad(kept, gy)`` the input's gradient.
     """
 
     _transient: tuple[str, ...] = ("_kept", "_shape", "_dtype")
@@ -166,10 +166,10 @@ class Tanh(_Pointwise):
     def _value(self, x: np.ndarray) -> np.ndarray:
         return np.tanh(x)
 
-    def _keep(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return y
-
-    def _grad(self, y: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    def _grad(self, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        # The input is kept, not the output, which a following in-place layer may overwrite;
+        # tanh(x) again gives the same output, and PyTorch's gradient from it.
+        y = np.tanh(x)
         return gy * (1 - y * y)
 
 
@@ -190,10 +190,8 @@ class Sigmoid(_Pointwise):
     def _value(self, x: np.ndarray) -> np.ndarray:
         return _sigmoid(x)
 
-    def _keep(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return y
-
-    def _grad(self, y: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    def _grad(self, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        y = _sigmoid(x)  # recomputed from the kept input, as in Tanh
         return gy * (1 - y) * y
 
 

@@ -191,15 +191,21 @@ class MaxPool1d(_Pool):
                 f"length {length}, kernel_size={k}, stride={s}, padding={p}, dilation={d}, "
                 f"ceil_mode={self.ceil_mode}); PyTorch's result is undefined there"
             )
-        y = _taps(xp, 0, s, out).copy()
-        for t in range(1, k):
-            np.maximum(y, _taps(xp, t * d, s, out), out=y)  # NaN propagates, as in PyTorch
-        self._cache = (xp, y, starts, first, length, unbatched)
+        y = self._max(xp, out)
+        # Not y: the caller owns it, and a following in-place layer may overwrite it.
+        self._cache = (xp, starts, first, length, unbatched)
         out_y = self._finish(y, unbatched, dtype)
         if self.return_indices:
             idx = self._argmax(xp, y, starts, first, length)
             return out_y, _unbatch(idx, self.data_format, unbatched, np.dtype(np.int64))
         return out_y
+
+    def _max(self, xp: np.ndarray, out: int) -> np.ndarray:
+        """The ``out`` window maxima of the padded input ``xp``: ``(N, C, out)``."""
+        y = _taps(xp, 0, self._s, out).copy()
+        for t in range(1, self._k):
+            np.maximum(y, _taps(xp, t * self._d, self._s, out), out=y)  # NaN propagates
+        return y
 
     def _argmax(self, xp: np.ndarray, y: np.ndarray, starts: np.ndarray, first: np.ndarray,
                 length: int) -> np.ndarray:
@@ -226,8 +232,9 @@ class MaxPool1d(_Pool):
 
     def backward(self, grad_output: Any) -> np.ndarray:
         """Each output's gradient added to the input sample that was its maximum."""
-        xp, y, starts, first, length, unbatched = remembered(self, self._cache)
+        xp, starts, first, length, unbatched = remembered(self, self._cache)
         gy = _grad_batch(self, grad_output, unbatched)
+        y = self._max(xp, len(starts))
         idx = self._argmax(xp, y, starts, first, length)
         n, c, _ = idx.shape
         if self._s >= self._d * (self._k - 1) + 1:  # windows apart: each sample gets one value
