@@ -276,6 +276,13 @@ class GELU(_Pointwise):
         return gy * (cdf + x * pdf)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's.
+
+        Examples
+        --------
+        >>> GELU().extra_repr()
+        "approximate='none'"
+        """
         return f"approximate={self.approximate!r}"
 
 
@@ -310,6 +317,13 @@ class LeakyReLU(_Pointwise):
         return select(positive, gy, gy * gy.dtype.type(self.negative_slope))
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's.
+
+        Examples
+        --------
+        >>> LeakyReLU(0.2, inplace=True).extra_repr()
+        'negative_slope=0.2, inplace=True'
+        """
         s = f"negative_slope={self.negative_slope}"
         return s + (", inplace=True" if self.inplace else "")
 
@@ -346,6 +360,13 @@ class ELU(_Pointwise):
         return select(x <= 0, gy * a * np.exp(np.minimum(x, np.zeros_like(x))), gy)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's.
+
+        Examples
+        --------
+        >>> ELU(0.5).extra_repr()
+        'alpha=0.5'
+        """
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
@@ -363,7 +384,15 @@ class Identity(_Pointwise):
         super().__init__()
 
     def forward(self, input: Any) -> Any:
-        """``input`` itself (no copy); its shape and dtype are kept for :meth:`backward`."""
+        """``input`` itself (no copy); its shape and dtype are kept for :meth:`backward`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> x = np.ones(3)
+        >>> Identity()(x) is x
+        True
+        """
         if is_dask_array(input):
             self._kept = None
             return input
@@ -372,6 +401,16 @@ class Identity(_Pointwise):
         return input
 
     def backward(self, grad_output: Any) -> np.ndarray:
+        """``grad_output``, checked against the last input's shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = Identity()
+        >>> _ = m(np.ones(3))
+        >>> m.backward(np.full(3, 2.0))
+        array([2., 2., 2.])
+        """
         remembered(self, self._kept)
         assert self._shape is not None and self._dtype is not None
         dtype = self._dtype if self._dtype.kind == "f" or self._dtype.name == "bfloat16" else None
@@ -439,7 +478,13 @@ class Dropout(_Pointwise):
         return gy if scale is True else gy * scale
 
     def stream(self) -> Any:
-        """In eval mode the identity, so it streams with no delay; in training it cannot."""
+        """In eval mode the identity, so it streams with no delay; in training it cannot.
+
+        Examples
+        --------
+        >>> Dropout().eval().stream().delay
+        0
+        """
         if self._active():
             raise ValueError(
                 "Dropout streams in eval mode only (call .eval() on the model first): "
@@ -448,6 +493,13 @@ class Dropout(_Pointwise):
         return super().stream()
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's.
+
+        Examples
+        --------
+        >>> Dropout(0.1).extra_repr()
+        'p=0.1, inplace=False'
+        """
         return f"p={self.p}, inplace={self.inplace}"
 
 
@@ -480,7 +532,14 @@ class Flatten(Module):
         self._out_shape: tuple[int, ...] = ()
 
     def forward(self, input: Any) -> np.ndarray:
-        """``input`` reshaped (a view when its layout allows, as ``torch.flatten``)."""
+        """``input`` reshaped (a view when its layout allows, as ``torch.flatten``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Flatten(0, 1)(np.zeros((2, 3, 4))).shape
+        (6, 4)
+        """
         x = np.asarray(input)
         nd = max(x.ndim, 1)  # a 0-d array flattens to (1,), as in PyTorch
         start, end = self.start_dim, self.end_dim
@@ -501,10 +560,26 @@ class Flatten(Module):
         return x.reshape(out)
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """``grad_output`` (the last output's shape) reshaped to the input's shape."""
+        """``grad_output`` (the last output's shape) reshaped to the input's shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = Flatten()
+        >>> _ = m(np.zeros((2, 3, 4)))
+        >>> m.backward(np.ones((2, 12))).shape
+        (2, 3, 4)
+        """
         shape = remembered(self, self._shape)
         gy = check_grad(self, grad_output, self._out_shape, np.asarray(grad_output).dtype)
         return gy.reshape(shape)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's.
+
+        Examples
+        --------
+        >>> Flatten().extra_repr()
+        'start_dim=1, end_dim=-1'
+        """
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -175,7 +175,15 @@ class MaxPool1d(_Pool):
         self._k, self._s, self._p, self._d = k, s, p, d
 
     def forward(self, input: Any) -> Any:
-        """The window maxima (and their int64 positions when ``return_indices``)."""
+        """The window maxima (and their int64 positions when ``return_indices``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> y, idx = MaxPool1d(3, 2, padding=1, return_indices=True)(np.array([[4.0, 1, 2, 5, 3]]))
+        >>> y, idx
+        (array([[4., 5., 5.]]), array([[0, 3, 3]]))
+        """
         x, unbatched, dtype = _batch(self, input, self.data_format)
         k, s, p, d = self._k, self._s, self._p, self._d
         length = x.shape[-1]
@@ -231,7 +239,16 @@ class MaxPool1d(_Pool):
         return idx
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Each output's gradient added to the input sample that was its maximum."""
+        """Each output's gradient added to the input sample that was its maximum.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = MaxPool1d(3, 1)
+        >>> _ = m(np.array([[1.0, 5, 2, 0]]))
+        >>> m.backward(np.ones((1, 2)))
+        array([[0., 2., 0., 0.]])
+        """
         xp, starts, first, length, unbatched = remembered(self, self._cache)
         gy = _grad_batch(self, grad_output, unbatched)
         y = self._max(xp, len(starts))
@@ -247,6 +264,13 @@ class MaxPool1d(_Pool):
         return _unbatch(gx, self.data_format, unbatched, self._dtype)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's (``data_format`` when not the default).
+
+        Examples
+        --------
+        >>> MaxPool1d(3, data_format="channels_last").extra_repr()
+        'kernel_size=3, stride=3, padding=0, dilation=1, ceil_mode=False, data_format=channels_last'
+        """
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}" + self._format_repr())
 
@@ -323,7 +347,14 @@ class AvgPool1d(_Pool):
         return (end - start).astype(np.float64)
 
     def forward(self, input: Any) -> np.ndarray:
-        """The window means."""
+        """The window means.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> AvgPool1d(2, padding=1, count_include_pad=False)(np.array([[2.0, 4.0, 6.0]]))
+        array([[2., 5.]])
+        """
         x, unbatched, dtype = _batch(self, input, self.data_format)
         (k,), (s,), (p,) = self.kernel_size, self.stride, self.padding
         length = x.shape[-1]
@@ -337,7 +368,16 @@ class AvgPool1d(_Pool):
         return self._finish(acc / div, unbatched, dtype)
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Each output's gradient over its divisor, added to every input sample of its window."""
+        """Each output's gradient over its divisor, added to every input sample of its window.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = AvgPool1d(2, 1)
+        >>> _ = m(np.zeros((1, 3)))
+        >>> m.backward(np.ones((1, 2)))
+        array([[0.5, 1. , 0.5]])
+        """
         div, length, unbatched = remembered(self, self._cache)
         gy = _grad_batch(self, grad_output, unbatched)
         (k,), (s,), (p,) = self.kernel_size, self.stride, self.padding
@@ -349,6 +389,13 @@ class AvgPool1d(_Pool):
         return _unbatch(gxp[..., p : p + length], self.data_format, unbatched, self._dtype)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's (``data_format`` when not the default).
+
+        Examples
+        --------
+        >>> AvgPool1d(3, 1, 1).extra_repr()
+        'kernel_size=(3,), stride=(1,), padding=(1,)'
+        """
         s = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
         return s + self._format_repr()
 
@@ -389,7 +436,14 @@ class AdaptiveAvgPool1d(_Pool):
         return start, end - start
 
     def forward(self, input: Any) -> np.ndarray:
-        """The window means."""
+        """The window means.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> AdaptiveAvgPool1d(1)(np.ones((2, 3, 7))).shape
+        (2, 3, 1)
+        """
         x, unbatched, dtype = _batch(self, input, self.data_format)
         length = x.shape[-1]
         if length < 1:
@@ -409,7 +463,16 @@ class AdaptiveAvgPool1d(_Pool):
         return self._finish(acc / count.astype(x.dtype), unbatched, dtype)
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Each output's gradient over its window's length, added to the window's samples."""
+        """Each output's gradient over its window's length, added to the window's samples.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = AdaptiveAvgPool1d(1)
+        >>> _ = m(np.ones((1, 4)))
+        >>> m.backward(np.ones((1, 1)))
+        array([[0.25, 0.25, 0.25, 0.25]])
+        """
         length, unbatched = remembered(self, self._cache)
         gy = _grad_batch(self, grad_output, unbatched)
         start, count = self._windows(length)
@@ -428,6 +491,13 @@ class AdaptiveAvgPool1d(_Pool):
         return _unbatch(gx, self.data_format, unbatched, self._dtype)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's (``data_format`` when not the default).
+
+        Examples
+        --------
+        >>> AdaptiveAvgPool1d(5).extra_repr()
+        'output_size=5'
+        """
         return f"output_size={self.output_size}" + self._format_repr()
 
 
@@ -454,7 +524,14 @@ class GlobalAvgPool1d(_Pool):
         super().__init__(data_format)
 
     def forward(self, input: Any) -> np.ndarray:
-        """The mean of each channel over time."""
+        """The mean of each channel over time.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> GlobalAvgPool1d()(np.arange(6.0).reshape(1, 2, 3))
+        array([[1., 4.]])
+        """
         x = as_input(input)
         dtype = x.dtype
         x = channels_first(self, x, self.data_format, ndims=(3,))
@@ -464,11 +541,27 @@ class GlobalAvgPool1d(_Pool):
         return y.astype(dtype, copy=False)
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """``grad_output / L`` spread over every time step."""
+        """``grad_output / L`` spread over every time step.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = GlobalAvgPool1d()
+        >>> _ = m(np.zeros((1, 1, 4)))
+        >>> m.backward(np.ones((1, 1)))
+        array([[[0.25, 0.25, 0.25, 0.25]]])
+        """
         (length,) = remembered(self, self._cache)
         gy = check_grad(self, grad_output, self._out_shape, compute_dtype_of(self._dtype))
         gx = np.repeat(gy[:, :, None] / length, length, axis=2)
         return F.to_format(gx, self.data_format).astype(self._dtype, copy=False)
 
     def extra_repr(self) -> str:
+        """``data_format`` when not the default (PyTorch has no such layer).
+
+        Examples
+        --------
+        >>> GlobalAvgPool1d(data_format="channels_last").extra_repr()
+        'data_format=channels_last'
+        """
         return "" if self.data_format == "channels_first" else f"data_format={self.data_format}"
