@@ -220,12 +220,35 @@ def test_batchnorm_matches_torch_in_training_and_eval(c, n, length, momentum, af
         m.train(training)
         tm.train(training)
         x = (rng.standard_normal(shape) * 3 + 2).astype(dtype)
-        (y, y_t), (gx, gx_t), gy = run_both(m, tm, x, swap=channels_last and x.ndim == 3, seed=step)
-        gscale = float(np.max(np.abs(gy))) * float(np.max(np.abs(y_t), initial=1))
-        assert_close(y, y_t, dtype, count, scale=3.0, what=f"output, step {step}")
-        # The sum of many terms in gx cancels: the scale is theirs, not gx's.
-        assert_close(gx, gx_t, dtype, count, scale=gscale * 3, what=f"input gradient, step {step}")
-        compare_params(m, tm, dtype, count, scale=gscale * count)
+        swap = channels_last and x.ndim == 3
+        x3 = (x.swapaxes(1, 2) if swap else x).reshape(n, c, -1).astype(np.float64)
+        if training or not track:  # the statistics the layer normalises with
+            mean, var = x3.mean(axis=(0, 2)), x3.var(axis=(0, 2))
+        else:
+            mean, var = tm.running_mean.double().numpy(), tm.running_var.double().numpy()
+        (y, y_t), (gx, gx_t), gy = run_both(m, tm, x, swap=swap, seed=step)
+        xhat = (x3 - mean[:, None]) / np.sqrt(var[:, None] + 1e-3)
+        s = norm_scales(gy, x3, xhat, var, tm.weight)
+        assert_close(y, y_t, dtype, count, scale=s["output"], what=f"output, step {step}")
+        assert_close(gx, gx_t, dtype, count, scale=s["input"], what=f"input gradient, step {step}")
+        compare_params(m, tm, dtype, count, scale=s["params"])
+
+
+def norm_scales(gy, x, xhat, var, weight):
+    """The magnitude of the terms each result of a normalisation sums (see assert_close).
+
+    PyTorch computes with ``x / std`` where we use ``xhat = (x - mean) / std``: the output
+    is ``x * weight / std`` plus a shift, the weight's gradient ``sum(gy * x) / std`` minus a
+    correction, so both are rounded at the scale of ``|x| / std``, not only ``|xhat|``. The
+    input gradient sums ``count`` terms of size ``|gy| * |weight| / std`` (and cancels, so
+    its own size is no guide).
+    """
+    w = 1.0 if weight is None else float(np.max(np.abs(weight.detach().numpy())))
+    g = float(np.max(np.abs(gy), initial=0))
+    invstd = float(np.max(1 / np.sqrt(var + 1e-3)))
+    h = max(float(np.max(np.abs(xhat), initial=0)), float(np.max(np.abs(x), initial=0)) * invstd,
+            1.0)
+    return {"output": w * h, "input": g * w * invstd, "params": g * h}
 
 
 @GRID
@@ -235,7 +258,8 @@ def test_batchnorm_matches_torch_in_training_and_eval(c, n, length, momentum, af
 def test_groupnorm_matches_torch(groups, per_group, n, length, affine, bias, dtype, channels_last,
                                  seed):
     c = groups * per_group
-    # PyTorch refuses a single value per group (it reuses BatchNorm's check); we give bias.
+    # PyTorch refuses a single value per group (it reuses BatchNorm's check); ours gives
+    # the bias there (x - mean = 0).
     assume(n * per_group * (length or 1) > 1)
     fmt = "channels_last" if channels_last else "channels_first"
     tm = torch.nn.GroupNorm(groups, c, 1e-3, affine, bias=bias, dtype=TORCH[dtype])
@@ -247,12 +271,16 @@ def test_groupnorm_matches_torch(groups, per_group, n, length, affine, bias, dty
     rng = np.random.default_rng(seed)
     shape = (n, c) if length is None else (n, length, c) if channels_last else (n, c, length)
     x = (rng.standard_normal(shape) * 2 - 1).astype(dtype)
-    (y, y_t), (gx, gx_t), gy = run_both(m, tm, x, swap=channels_last and x.ndim == 3)
+    swap = channels_last and x.ndim == 3
+    (y, y_t), (gx, gx_t), gy = run_both(m, tm, x, swap=swap)
+    xg = (x.swapaxes(1, 2) if swap else x).reshape(n, groups, -1).astype(np.float64)
+    var = xg.var(axis=2, keepdims=True)
+    xhat = (xg - xg.mean(axis=2, keepdims=True)) / np.sqrt(var + 1e-3)
+    s = norm_scales(gy, xg, xhat, var, tm.weight)
     count = per_group * (length or 1)
-    gscale = float(np.max(np.abs(gy))) * float(np.max(np.abs(y_t), initial=1))
-    assert_close(y, y_t, dtype, count, scale=3.0, what="output")
-    assert_close(gx, gx_t, dtype, count, scale=gscale * 3, what="input gradient")
-    compare_params(m, tm, dtype, n * (length or 1), scale=gscale * n * (length or 1))
+    assert_close(y, y_t, dtype, count, scale=s["output"], what="output")
+    assert_close(gx, gx_t, dtype, count, scale=s["input"], what="input gradient")
+    compare_params(m, tm, dtype, n * (length or 1), scale=s["params"])
 
 
 def test_batchnorm_running_statistics_and_modes():
