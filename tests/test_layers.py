@@ -139,6 +139,29 @@ def test_activation_nonfinite_values_as_torch(name):
     np.testing.assert_array_equal(y, getattr(torch.nn, name)()(torch.from_numpy(x)).numpy())
 
 
+def test_gelu_float32_is_as_accurate_as_torchs():
+    # Independent of both: Phi from SciPy's ndtr in float64.
+    from scipy.special import ndtr
+
+    x = np.linspace(-12, 12, 100_001).astype(np.float32)
+    x64 = x.astype(np.float64)
+    exact = x64 * ndtr(x64)
+    exact_grad = ndtr(x64) + x64 * np.exp(-0.5 * x64**2) / np.sqrt(2 * np.pi)
+    m = conv1d.GELU()
+    y = m(x).astype(np.float64)
+    g = m.backward(np.ones_like(x)).astype(np.float64)
+    xt = torch.from_numpy(x).requires_grad_()
+    yt = torch.nn.functional.gelu(xt)
+    yt.backward(torch.ones_like(yt))
+    for ours, theirs, ref in [(y, yt.detach().double().numpy(), exact),
+                              (g, xt.grad.double().numpy(), exact_grad)]:
+        # Absolute error at the scale of x (both round 1 + erf, or x * Phi, in float32).
+        scale = np.maximum(np.abs(x64), 1)
+        assert (np.abs(ours - ref) / scale).max() <= 2 * (np.abs(theirs - ref) / scale).max()
+        pos = x64 > 0.1
+        assert (np.abs(ours[pos] - ref[pos]) / np.abs(ref[pos])).max() < 1e-6
+
+
 def test_integer_input_becomes_float64():
     assert conv1d.Tanh()(np.array([0, 1])).dtype == np.float64
     assert conv1d.ReLU()(np.array([-1, 1])).tolist() == [0.0, 1.0]
