@@ -17,12 +17,15 @@ from .spec import _is_int, check_data_format
 
 __all__ = [
     "as_bool",
+    "as_dim",
     "as_input",
     "as_real",
+    "channels_first",
     "check_data_format",
     "check_grad",
     "compute_dtype_of",
     "remembered",
+    "select",
 ]
 
 
@@ -110,3 +113,23 @@ def channels_first(module: Module, x: np.ndarray, data_format: str,
             f"data_format={data_format!r}), got shape {x.shape}"
         )
     return F.to_format(x, data_format) if x.ndim == 3 else x
+
+
+def select(cond: np.ndarray, a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    """``np.where(cond, a, b)`` for float arrays, by arithmetic where that is exact.
+
+    ``np.where`` branches per element: on a random mask (the sign of a signal) it takes about
+    10 ns an element, against 1 ns for a multiply, measured with NumPy 2.4 on x86-64. For
+    finite ``a`` and ``b``, ``a * cond + b * ~cond`` is exact (a product with 1 or 0, then a sum
+    with zero); with infinities or NaN (``inf * 0`` is NaN) it falls back to ``np.where``.
+
+    Examples
+    --------
+    >>> select(np.array([True, False]), np.array([1.0, 2.0]), 0.5)
+    array([1. , 0.5])
+    """
+    a = np.asarray(a)
+    b = a.dtype.type(b) if np.isscalar(b) else np.asarray(b)
+    if np.isfinite(a).all() and np.isfinite(b).all():
+        return a * cond + b * ~cond
+    return np.where(cond, a, b)

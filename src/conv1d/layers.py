@@ -44,6 +44,13 @@ class CrossEntropyLoss(Module):
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def forward(self, logits: Any, target: Any) -> float:
+        """The mean over the batch of ``-log softmax(logits)[target]``, as a float.
+
+        Examples
+        --------
+        >>> round(CrossEntropyLoss()(np.array([[0.0, 0.0]]), np.array([1])), 4)
+        0.6931
+        """
         z = np.asarray(logits)
         t = np.asarray(target)
         if z.ndim != 2:
@@ -61,6 +68,15 @@ class CrossEntropyLoss(Module):
         return float(-log_p[np.arange(len(t)), t].mean())
 
     def backward(self, grad_output: Any = 1.0) -> np.ndarray:
+        """``dloss/dlogits`` of the last call, times ``grad_output``: ``(softmax - onehot) / N``.
+
+        Examples
+        --------
+        >>> loss = CrossEntropyLoss()
+        >>> _ = loss(np.array([[0.0, 0.0]]), np.array([1]))
+        >>> loss.backward()
+        array([[ 0.5, -0.5]])
+        """
         p, t = _remembered(self, self._cache)
         g = p.copy()
         g[np.arange(len(t)), t] -= 1

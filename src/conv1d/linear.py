@@ -73,6 +73,13 @@ class Linear(Module):
 
         PyTorch's default: Kaiming-uniform with ``a = sqrt(5)`` reduces to this bound for the
         weight, and the bias uses the same ``1 / sqrt(fan_in)`` (0 when ``in_features == 0``).
+
+        Examples
+        --------
+        >>> m = Linear(4, 3)
+        >>> m.reset_parameters(rng=0)
+        >>> bool(abs(m.weight).max() <= 0.5)
+        True
         """
         gen = as_rng(rng)
         bound = 1.0 / math.sqrt(self.in_features) if self.in_features else 0.0
@@ -83,7 +90,14 @@ class Linear(Module):
             self.bias[...] = gen.uniform(-bound, bound, self.bias.shape).astype(draw_dtype)
 
     def forward(self, input: Any) -> np.ndarray:
-        """``input @ weight.T + bias``, remembering ``input`` for :meth:`backward`."""
+        """``input @ weight.T + bias``, remembering ``input`` for :meth:`backward`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Linear(4, 3, rng=0)(np.ones((2, 5, 4))).shape
+        (2, 5, 3)
+        """
         x = as_input(input, self.weight.dtype)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
             raise ValueError(
@@ -98,7 +112,17 @@ class Linear(Module):
         return y.astype(x.dtype, copy=False)
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Gradient w.r.t. the last input; adds into ``weight.grad`` and ``bias.grad``."""
+        """Gradient w.r.t. the last input; adds into ``weight.grad`` and ``bias.grad``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = Linear(4, 3, rng=0)
+        >>> _ = m(np.ones((2, 4)))
+        >>> gx = m.backward(np.ones((2, 3)))
+        >>> gx.shape, m.bias.grad.tolist()
+        ((2, 4), [2.0, 2.0, 2.0])
+        """
         x = remembered(self, self._input)
         cdt = compute_dtype_of(x.dtype)
         gy = check_grad(self, grad_output, (*x.shape[:-1], self.out_features), cdt)
@@ -110,5 +134,12 @@ class Linear(Module):
         return (gy @ w).astype(x.dtype, copy=False)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's.
+
+        Examples
+        --------
+        >>> Linear(4, 3, bias=False).extra_repr()
+        'in_features=4, out_features=3, bias=False'
+        """
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")

@@ -167,14 +167,33 @@ class BatchNorm1d(_Norm):
             self.register_buffer("num_batches_tracked", None)
 
     def reset_running_stats(self) -> None:
-        """Running mean 0, running variance 1, no batches tracked."""
+        """Running mean 0, running variance 1, no batches tracked.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = BatchNorm1d(2)
+        >>> _ = m(np.arange(8.0).reshape(4, 2))
+        >>> m.reset_running_stats()
+        >>> m.running_mean.tolist(), int(m.num_batches_tracked)
+        ([0.0, 0.0], 0)
+        """
         for buffer, value in ((self.running_mean, 0), (self.running_var, 1),
                               (self.num_batches_tracked, 0)):
             if buffer is not None:
                 buffer[...] = value
 
     def reset_parameters(self) -> None:
-        """The running statistics reset, ``weight`` ones and ``bias`` zeros (PyTorch's start)."""
+        """The running statistics reset, ``weight`` ones and ``bias`` zeros (PyTorch's start).
+
+        Examples
+        --------
+        >>> m = BatchNorm1d(2)
+        >>> m.weight[...] = 3
+        >>> m.reset_parameters()
+        >>> m.weight.tolist()
+        [1.0, 1.0]
+        """
         self.reset_running_stats()
         if self.weight is not None:
             self.weight[...] = 1
@@ -185,7 +204,16 @@ class BatchNorm1d(_Norm):
         return self.training or self.running_mean is None
 
     def forward(self, input: Any) -> np.ndarray:
-        """Normalise ``input``; in training, update the running statistics."""
+        """Normalise ``input``; in training, update the running statistics.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = BatchNorm1d(2, momentum=None)
+        >>> y = m(np.array([[0.0, 1.0], [2.0, 5.0]]))
+        >>> np.round(y, 4).tolist(), m.running_mean.tolist()
+        ([[-1.0, -1.0], [1.0, 1.0]], [1.0, 3.0])
+        """
         x, shape = self._input(input, self.num_features, "num_features")
         n = x.shape[0] * x.shape[2]
         batch = self._uses_batch_stats()
@@ -207,7 +235,8 @@ class BatchNorm1d(_Norm):
         # (N, C, L): one scale and shift per channel, as PyTorch's batch_norm_cpu_transform_input.
         scale = invstd if w is None else invstd * w
         shift = -mean * scale if b is None else b - mean * scale
-        y = x * scale[:, None] + shift[:, None]
+        y = np.multiply(x, scale[:, None])
+        y += shift[:, None]
         self._cache, self._out_shape = (x, mean, invstd, batch), shape
         return self._output(y, shape)
 
@@ -222,7 +251,16 @@ class BatchNorm1d(_Norm):
         running_var[...] = f * unbiased + (1 - f) * running_var.astype(mean.dtype)
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Gradient w.r.t. the last input; adds into ``weight.grad`` and ``bias.grad``."""
+        """Gradient w.r.t. the last input; adds into ``weight.grad`` and ``bias.grad``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = BatchNorm1d(2)
+        >>> y = m(np.array([[0.0, 1.0], [2.0, 5.0]]))
+        >>> m.backward(np.ones_like(y)).tolist(), m.bias.grad.tolist()
+        ([[0.0, 0.0], [0.0, 0.0]], [2.0, 2.0])
+        """
         x, mean, invstd, batch = remembered(self, self._cache)
         gy = self._grad(grad_output)
         n = x.shape[0] * x.shape[2]
@@ -241,7 +279,13 @@ class BatchNorm1d(_Norm):
 
     def stream(self) -> Any:
         """In eval mode (with running statistics) it is pointwise in time, so it streams with
-        no delay; with batch statistics it cannot."""
+        no delay; with batch statistics it cannot.
+
+        Examples
+        --------
+        >>> BatchNorm1d(4).eval().stream().delay
+        0
+        """
         if self._uses_batch_stats():
             raise ValueError(
                 "BatchNorm1d streams in eval mode with running statistics only (call .eval() "
@@ -252,6 +296,13 @@ class BatchNorm1d(_Norm):
         return ElementwiseStream(self)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's (``data_format`` when not the default).
+
+        Examples
+        --------
+        >>> BatchNorm1d(4, momentum=None).extra_repr()
+        '4, eps=1e-05, momentum=None, affine=True, bias=True, track_running_stats=True'
+        """
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, bias={self.bias is not None}, "
                 f"track_running_stats={self.track_running_stats}" + self._format_repr())
@@ -316,14 +367,30 @@ class GroupNorm(_Norm):
         self._setup(c, affine, bias, dtype, data_format)
 
     def reset_parameters(self) -> None:
-        """``weight`` ones and ``bias`` zeros (PyTorch's start)."""
+        """``weight`` ones and ``bias`` zeros (PyTorch's start).
+
+        Examples
+        --------
+        >>> m = GroupNorm(1, 2)
+        >>> m.bias[...] = 3
+        >>> m.reset_parameters()
+        >>> m.bias.tolist()
+        [0.0, 0.0]
+        """
         if self.weight is not None:
             self.weight[...] = 1
         if self.bias is not None:
             self.bias[...] = 0
 
     def forward(self, input: Any) -> np.ndarray:
-        """Normalise each sample's groups."""
+        """Normalise each sample's groups.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> np.round(GroupNorm(1, 2)(np.array([[1.0, 3.0]])), 4).tolist()
+        [[-1.0, 1.0]]
+        """
         x, shape = self._input(input, self.num_channels, "num_channels")
         n, c, length = x.shape
         xg = x.reshape(n, self.num_groups, -1)  # (N, C, L) -> (N, G, C/G * L)
@@ -339,7 +406,16 @@ class GroupNorm(_Norm):
         return self._output(y, shape)
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Gradient w.r.t. the last input; adds into ``weight.grad`` and ``bias.grad``."""
+        """Gradient w.r.t. the last input; adds into ``weight.grad`` and ``bias.grad``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = GroupNorm(1, 2)
+        >>> y = m(np.array([[1.0, 3.0]]))
+        >>> m.backward(np.ones_like(y)).tolist(), m.bias.grad.tolist()
+        ([[0.0, 0.0]], [1.0, 1.0])
+        """
         xhat, rstd = remembered(self, self._cache)
         gy = self._grad(grad_output)
         n, c, length = xhat.shape
@@ -354,5 +430,12 @@ class GroupNorm(_Norm):
         return self._output(gx.reshape(n, c, length), self._out_shape)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's (``data_format`` when not the default).
+
+        Examples
+        --------
+        >>> GroupNorm(2, 4, affine=False).extra_repr()
+        '2, 4, eps=1e-05, affine=False, bias=False'
+        """
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}" + self._format_repr())

@@ -175,7 +175,15 @@ class MaxPool1d(_Pool):
         self._k, self._s, self._p, self._d = k, s, p, d
 
     def forward(self, input: Any) -> Any:
-        """The window maxima (and their int64 positions when ``return_indices``)."""
+        """The window maxima (and their int64 positions when ``return_indices``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> y, idx = MaxPool1d(3, 2, padding=1, return_indices=True)(np.array([[4.0, 1, 2, 5, 3]]))
+        >>> y, idx
+        (array([[4., 5., 5.]]), array([[0, 3, 3]]))
+        """
         x, unbatched, dtype = _batch(self, input, self.data_format)
         k, s, p, d = self._k, self._s, self._p, self._d
         length = x.shape[-1]
@@ -191,31 +199,78 @@ class MaxPool1d(_Pool):
                 f"length {length}, kernel_size={k}, stride={s}, padding={p}, dilation={d}, "
                 f"ceil_mode={self.ceil_mode}); PyTorch's result is undefined there"
             )
-        y = np.full((*x.shape[:2], out), -np.inf, x.dtype)
-        idx = np.broadcast_to(first, y.shape).copy()
-        for t in range(k):
-            v = _taps(xp, t * d, s, out)
-            better = (v > y) | np.isnan(v)  # (N, C, L_out): PyTorch's update rule
-            np.copyto(y, v, where=better)
-            np.copyto(idx, starts + t * d, where=better)
-        self._cache = (idx, length, unbatched)
-        y = self._finish(y, unbatched, dtype)
+        y = self._max(xp, out)
+        # Not y: the caller owns it, and a following in-place layer may overwrite it.
+        self._cache = (xp, starts, first, length, unbatched)
+        out_y = self._finish(y, unbatched, dtype)
         if self.return_indices:
-            return y, _unbatch(idx, self.data_format, unbatched, np.dtype(np.int64))
+            idx = self._argmax(xp, y, starts, first, length)
+            return out_y, _unbatch(idx, self.data_format, unbatched, np.dtype(np.int64))
+        return out_y
+
+    def _max(self, xp: np.ndarray, out: int) -> np.ndarray:
+        """The ``out`` window maxima of the padded input ``xp``: ``(N, C, out)``."""
+        y = _taps(xp, 0, self._s, out).copy()
+        for t in range(1, self._k):
+            np.maximum(y, _taps(xp, t * self._d, self._s, out), out=y)  # NaN propagates
         return y
 
+    def _argmax(self, xp: np.ndarray, y: np.ndarray, starts: np.ndarray, first: np.ndarray,
+                length: int) -> np.ndarray:
+        """Each maximum's position in the input, chosen as PyTorch's kernel chooses it.
+
+        PyTorch scans a window's samples inside the input from ``first`` on, taking a sample
+        when ``value > max or isnan(value)``: so the first maximum, or the last NaN.
+        """
+        k, s, d = self._k, self._s, self._d
+        out = y.shape[-1]
+        idx = np.broadcast_to(first, y.shape).copy()  # an all -inf window keeps its first sample
+        found = np.zeros(y.shape, bool)
+        nan = np.isnan(y)
+        for t in range(k):
+            pos = starts + t * d
+            inside = (pos >= 0) & (pos < length)  # (L_out,): padded taps never count
+            v = _taps(xp, t * d, s, out)
+            hit = (v == y) & ~found & inside
+            if nan.any():
+                hit |= np.isnan(v) & inside
+            idx += (pos - idx) * hit  # (np.copyto(where=) is slow on a random mask)
+            found |= hit
+        return idx
+
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Each output's gradient added to the input sample that was its maximum."""
-        idx, length, unbatched = remembered(self, self._cache)
+        """Each output's gradient added to the input sample that was its maximum.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = MaxPool1d(3, 1)
+        >>> _ = m(np.array([[1.0, 5, 2, 0]]))
+        >>> m.backward(np.ones((1, 2)))
+        array([[0., 2., 0., 0.]])
+        """
+        xp, starts, first, length, unbatched = remembered(self, self._cache)
         gy = _grad_batch(self, grad_output, unbatched)
+        y = self._max(xp, len(starts))
+        idx = self._argmax(xp, y, starts, first, length)
         n, c, _ = idx.shape
-        rows = np.arange(n * c).reshape(n, c, 1) * length
-        # Windows overlap when stride < span: bincount sums every contribution to a sample.
-        gx = np.bincount((rows + idx).ravel(), weights=gy.ravel(), minlength=n * c * length)
-        gx = gx.reshape(n, c, length)
+        if self._s >= self._d * (self._k - 1) + 1:  # windows apart: each sample gets one value
+            gx = np.zeros((n, c, length), gy.dtype)
+            np.put_along_axis(gx, idx, gy, axis=-1)
+        else:  # overlapping windows: bincount sums every contribution to a sample
+            rows = np.arange(n * c).reshape(n, c, 1) * length
+            gx = np.bincount((rows + idx).ravel(), weights=gy.ravel(), minlength=n * c * length)
+            gx = gx.reshape(n, c, length)
         return _unbatch(gx, self.data_format, unbatched, self._dtype)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's (``data_format`` when not the default).
+
+        Examples
+        --------
+        >>> MaxPool1d(3, data_format="channels_last").extra_repr()
+        'kernel_size=3, stride=3, padding=0, dilation=1, ceil_mode=False, data_format=channels_last'
+        """
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}" + self._format_repr())
 
@@ -292,7 +347,14 @@ class AvgPool1d(_Pool):
         return (end - start).astype(np.float64)
 
     def forward(self, input: Any) -> np.ndarray:
-        """The window means."""
+        """The window means.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> AvgPool1d(2, padding=1, count_include_pad=False)(np.array([[2.0, 4.0, 6.0]]))
+        array([[2., 5.]])
+        """
         x, unbatched, dtype = _batch(self, input, self.data_format)
         (k,), (s,), (p,) = self.kernel_size, self.stride, self.padding
         length = x.shape[-1]
@@ -306,7 +368,16 @@ class AvgPool1d(_Pool):
         return self._finish(acc / div, unbatched, dtype)
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Each output's gradient over its divisor, added to every input sample of its window."""
+        """Each output's gradient over its divisor, added to every input sample of its window.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = AvgPool1d(2, 1)
+        >>> _ = m(np.zeros((1, 3)))
+        >>> m.backward(np.ones((1, 2)))
+        array([[0.5, 1. , 0.5]])
+        """
         div, length, unbatched = remembered(self, self._cache)
         gy = _grad_batch(self, grad_output, unbatched)
         (k,), (s,), (p,) = self.kernel_size, self.stride, self.padding
@@ -318,6 +389,13 @@ class AvgPool1d(_Pool):
         return _unbatch(gxp[..., p : p + length], self.data_format, unbatched, self._dtype)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's (``data_format`` when not the default).
+
+        Examples
+        --------
+        >>> AvgPool1d(3, 1, 1).extra_repr()
+        'kernel_size=(3,), stride=(1,), padding=(1,)'
+        """
         s = f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
         return s + self._format_repr()
 
@@ -358,36 +436,68 @@ class AdaptiveAvgPool1d(_Pool):
         return start, end - start
 
     def forward(self, input: Any) -> np.ndarray:
-        """The window means."""
+        """The window means.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> AdaptiveAvgPool1d(1)(np.ones((2, 3, 7))).shape
+        (2, 3, 1)
+        """
         x, unbatched, dtype = _batch(self, input, self.data_format)
         length = x.shape[-1]
         if length < 1:
             raise ValueError(f"AdaptiveAvgPool1d needs an input of length >= 1, got shape "
                              f"{np.shape(input)}")
         start, count = self._windows(length)
-        acc = np.zeros((*x.shape[:2], self._size), x.dtype)
-        for t in range(int(count.max(initial=0))):  # in the window's order, as PyTorch sums
-            inside = t < count
-            acc[..., inside] += x[..., start[inside] + t]
+        acc = np.empty((*x.shape[:2], self._size), x.dtype)
+        if self._size <= int(count.max(initial=0)):  # few long windows: one sum each
+            for i, (a, c) in enumerate(zip(start.tolist(), count.tolist(), strict=True)):
+                acc[..., i] = x[..., a : a + c].sum(axis=-1)
+        else:  # many short windows: one pass per position in the window
+            acc[...] = 0
+            for t in range(int(count.max(initial=0))):
+                inside = t < count
+                acc[..., inside] += x[..., start[inside] + t]
         self._cache = (length, unbatched)
         return self._finish(acc / count.astype(x.dtype), unbatched, dtype)
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Each output's gradient over its window's length, added to the window's samples."""
+        """Each output's gradient over its window's length, added to the window's samples.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = AdaptiveAvgPool1d(1)
+        >>> _ = m(np.ones((1, 4)))
+        >>> m.backward(np.ones((1, 1)))
+        array([[0.25, 0.25, 0.25, 0.25]])
+        """
         length, unbatched = remembered(self, self._cache)
         gy = _grad_batch(self, grad_output, unbatched)
         start, count = self._windows(length)
         share = gy / count.astype(gy.dtype)
         gx = np.zeros((*gy.shape[:2], length), gy.dtype)
-        rows = gx.reshape(-1, length)
-        for t in range(int(count.max(initial=0))):
-            inside = t < count
-            # Windows start at the same sample when output_size > L: add.at sums repeats.
-            np.add.at(rows.T, start[inside] + t,
-                      share[..., inside].reshape(len(rows), int(inside.sum())).T)
+        if self._size <= int(count.max(initial=0)):
+            for i, (a, c) in enumerate(zip(start.tolist(), count.tolist(), strict=True)):
+                gx[..., a : a + c] += share[..., i : i + 1]
+        else:
+            rows = gx.reshape(-1, length)
+            for t in range(int(count.max(initial=0))):
+                inside = t < count
+                # Windows start at the same sample when output_size > L: add.at sums repeats.
+                np.add.at(rows.T, start[inside] + t,
+                          share[..., inside].reshape(len(rows), int(inside.sum())).T)
         return _unbatch(gx, self.data_format, unbatched, self._dtype)
 
     def extra_repr(self) -> str:
+        """The arguments ``repr`` shows, as PyTorch's (``data_format`` when not the default).
+
+        Examples
+        --------
+        >>> AdaptiveAvgPool1d(5).extra_repr()
+        'output_size=5'
+        """
         return f"output_size={self.output_size}" + self._format_repr()
 
 
@@ -414,7 +524,14 @@ class GlobalAvgPool1d(_Pool):
         super().__init__(data_format)
 
     def forward(self, input: Any) -> np.ndarray:
-        """The mean of each channel over time."""
+        """The mean of each channel over time.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> GlobalAvgPool1d()(np.arange(6.0).reshape(1, 2, 3))
+        array([[1., 4.]])
+        """
         x = as_input(input)
         dtype = x.dtype
         x = channels_first(self, x, self.data_format, ndims=(3,))
@@ -424,11 +541,27 @@ class GlobalAvgPool1d(_Pool):
         return y.astype(dtype, copy=False)
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """``grad_output / L`` spread over every time step."""
+        """``grad_output / L`` spread over every time step.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> m = GlobalAvgPool1d()
+        >>> _ = m(np.zeros((1, 1, 4)))
+        >>> m.backward(np.ones((1, 1)))
+        array([[[0.25, 0.25, 0.25, 0.25]]])
+        """
         (length,) = remembered(self, self._cache)
         gy = check_grad(self, grad_output, self._out_shape, compute_dtype_of(self._dtype))
         gx = np.repeat(gy[:, :, None] / length, length, axis=2)
         return F.to_format(gx, self.data_format).astype(self._dtype, copy=False)
 
     def extra_repr(self) -> str:
+        """``data_format`` when not the default (PyTorch has no such layer).
+
+        Examples
+        --------
+        >>> GlobalAvgPool1d(data_format="channels_last").extra_repr()
+        'data_format=channels_last'
+        """
         return "" if self.data_format == "channels_first" else f"data_format={self.data_format}"
