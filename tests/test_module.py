@@ -447,3 +447,15 @@ def test_module_tree_walks_as_torch():
     tied = conv1d.Sequential(shared, shared)
     assert len(list(tied.modules())) == 2 and len(list(tied.parameters())) == 2
     assert list(tied.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+
+def test_bfloat16_buffers_load_as_floating_point():
+    pytest.importorskip("ml_dtypes")
+    m = conv1d.BatchNorm1d(4, dtype="bfloat16")
+    state = m.state_dict()
+    state["running_mean"] = np.arange(4, dtype=np.float32)  # cast on load, as a parameter is
+    m.load_state_dict(state)
+    assert m.running_mean.dtype.name == "bfloat16"
+    np.testing.assert_array_equal(np.asarray(m.running_mean, np.float32), np.arange(4))
+    with pytest.raises(TypeError, match="'running_var' must be a floating-point array"):
+        m.load_state_dict({**state, "running_var": np.ones(4, np.int32)})

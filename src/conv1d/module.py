@@ -466,7 +466,7 @@ class Module:
             value = np.asarray(state_dict[name])
             # ml_dtypes' bfloat16 is a floating type NumPy files under kind "V".
             is_float = value.dtype.kind == "f" or value.dtype.name == "bfloat16"
-            if is_param or target.dtype.kind == "f":
+            if is_param or target.dtype.kind == "f" or target.dtype.name == "bfloat16":
                 if not is_float:
                     raise TypeError(
                         f"load_state_dict: {name!r} must be a floating-point array, "
