@@ -13,19 +13,20 @@ import numpy as np
 
 from .module import Module, ModuleList
 from .residual import time_axis
+from .stream import Stream
 
 __all__ = ["ModuleStream", "ResidualStream"]
 
 
-class ResidualStream:
+class ResidualStream(Stream):
     """Streaming state of a :class:`Residual`: both branches' streams, summed in step.
 
     The branch with the smaller delay returns its outputs earlier; they wait in a buffer
     until the other branch's matching outputs arrive, so the sum is exact whatever the two
     delays (the stream's delay is the larger one). The strides must be equal.
 
-    It has the interface of :class:`conv1d.stream.Stream` (``delay``, ``stride``, call,
-    ``flush``, ``reset``), so a ``Sequential`` of residual blocks streams too.
+    A :class:`conv1d.stream.Stream` (``delay``, ``stride``, call, ``flush``, ``reset``), so
+    a ``Sequential`` of residual blocks streams too.
 
     Parameters
     ----------
@@ -167,7 +168,7 @@ class _Routed(Module):
         d["_calls"] = 0
         d["_axis"] = time_axis(module)
 
-    training = property(lambda self: self._module.training)  # type: ignore[assignment]
+    training = property(lambda self: self._module.training)  # pyright: ignore[reportAssignmentType]
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         return iter(())
@@ -179,9 +180,6 @@ class _Routed(Module):
         return f"<streaming {self._path}: {self._module!r}>"
 
     def forward(self, x: Any) -> Any:
-        return self(x)
-
-    def __call__(self, x: Any) -> Any:
         k, self._calls = self._calls, self._calls + 1
         m = self._module
         if not self._streams:  # a pointwise leaf without a stream: its forward on the chunk
@@ -201,7 +199,7 @@ class _Routed(Module):
         return y
 
 
-class ModuleStream:
+class ModuleStream(Stream):
     """Streaming state of a user-written :class:`~conv1d.Module`; made by ``module.stream()``.
 
     While a chunk goes through, each layer inside the module (at any depth, in
