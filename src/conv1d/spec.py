@@ -106,6 +106,12 @@ class ConvSpec:
 
     Attributes are plain ints (``pad_left``/``pad_right`` are the samples actually added on
     each side) and the padding mode string.
+
+    Examples
+    --------
+    >>> spec = ConvSpec.from_args(16, 33, 3, padding="causal", dilation=2)
+    >>> spec.pad_left, spec.pad_right, spec.span, spec.output_length(50)
+    (4, 0, 5, 50)
     """
 
     in_channels: int
@@ -130,7 +136,23 @@ class ConvSpec:
         groups: Any = 1,
         padding_mode: Any = "zeros",
     ) -> ConvSpec:
-        """Validate the layer's arguments (as ``torch.nn.Conv1d`` takes them) into a spec."""
+        """Validate the layer's arguments (as ``torch.nn.Conv1d`` takes them) into a spec.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the argument, the value given and what is allowed.
+
+        Examples
+        --------
+        >>> spec = ConvSpec.from_args(4, 8, (5,), padding=(3, 1))
+        >>> spec.kernel_size, spec.pad_left, spec.pad_right
+        (5, 3, 1)
+        >>> ConvSpec.from_args(4, 8, 5, groups=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: in_channels must be divisible by groups, got 4 and groups=3
+        """
         cin = as_int("in_channels", in_channels, minimum=1)
         cout = as_int("out_channels", out_channels, minimum=1)
         k = as_int("kernel_size", kernel_size, minimum=1)
@@ -152,11 +174,27 @@ class ConvSpec:
         return self.dilation * (self.kernel_size - 1) + 1
 
     def output_length(self, length: int) -> int:
-        """``L_out = floor((L + left + right - dilation*(K-1) - 1) / stride) + 1``."""
+        """``L_out = floor((L + left + right - dilation*(K-1) - 1) / stride) + 1``.
+
+        Examples
+        --------
+        >>> ConvSpec.from_args(16, 33, 3, stride=2).output_length(50)
+        24
+        """
         return (length + self.pad_left + self.pad_right - self.span) // self.stride + 1
 
     def check_length(self, length: int) -> None:
-        """Raise ``ValueError`` if a signal of ``length`` samples cannot be convolved."""
+        """Raise ``ValueError`` if a signal of ``length`` samples cannot be convolved.
+
+        Examples
+        --------
+        >>> spec = ConvSpec.from_args(1, 1, 3, padding=2, padding_mode="reflect")
+        >>> spec.check_length(3)
+        >>> spec.check_length(2)
+        Traceback (most recent call last):
+        ...
+        ValueError: padding_mode='reflect' needs padding < input length, got padding (2, 2) for length 2
+        """
         mode, left, right = self.padding_mode, self.pad_left, self.pad_right
         if mode == "reflect" and max(left, right) >= length:
             raise ValueError(
