@@ -156,7 +156,8 @@ def forward(
             )
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     chunks = (x.chunks[0], (spec.out_channels,), tuple(blk.j1 - blk.j0 for blk in blocks))
-    y: Any = da.Array(graph, name, chunks, meta=np.empty((0, 0, 0), weight.dtype))
+    array: Any = da.Array  # pyright reads Array.__new__ (dask has no stubs) as object's
+    y: Any = array(graph, name, chunks, meta=np.empty((0, 0, 0), weight.dtype))
     y = F.to_format(y, data_format)
     return y[0] if unbatched else y
 

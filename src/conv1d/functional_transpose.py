@@ -17,8 +17,9 @@ convolution's :class:`~conv1d.algorithms.Problem`, as for ``Conv1d``) -> crop ->
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from .algorithms import Problem, get_algorithm
 from .functional import Gradients
 from .padding import pad
 from .spec import as_groups, as_int, check_data_format
+
+if TYPE_CHECKING:
+    import dask.array
 
 __all__ = ["ConvTransposeSpec", "conv_transpose1d", "conv_transpose1d_backward"]
 
@@ -319,6 +323,38 @@ def grad_output_batch(grad_output: Any, x: np.ndarray, spec: ConvTransposeSpec, 
     return F.to_format(gy[None] if unbatched else gy, data_format).astype(x.dtype, copy=False)
 
 
+# NumPy in, NumPy out; dask in, dask out. The ndarray overload comes first so that it holds
+# where dask is not installed (its Array is then unknown to the type checker).
+@overload
+def conv_transpose1d(
+    input: np.ndarray | Sequence[Any],
+    weight: Any,
+    bias: Any = ...,
+    stride: int | tuple[int] = ...,
+    padding: int | tuple[int] | tuple[int, int] = ...,
+    output_padding: int | tuple[int] = ...,
+    groups: int = ...,
+    dilation: int | tuple[int] = ...,
+    *,
+    algorithm: str = ...,
+    data_format: str = ...,
+) -> np.ndarray: ...
+@overload
+def conv_transpose1d(
+    input: dask.array.Array,
+    weight: Any,
+    bias: Any = ...,
+    stride: int | tuple[int] = ...,
+    padding: int | tuple[int] | tuple[int, int] = ...,
+    output_padding: int | tuple[int] = ...,
+    groups: int = ...,
+    dilation: int | tuple[int] = ...,
+    *,
+    algorithm: str = ...,
+    data_format: str = ...,
+) -> dask.array.Array: ...
+
+
 def conv_transpose1d(
     input: Any,
     weight: Any,
@@ -331,7 +367,7 @@ def conv_transpose1d(
     *,
     algorithm: str = "auto",
     data_format: str = "channels_first",
-) -> np.ndarray:
+) -> np.ndarray | dask.array.Array:
     """1D transposed convolution, as ``torch.nn.functional.conv_transpose1d``.
 
     Parameters
@@ -376,10 +412,9 @@ def conv_transpose1d(
     if F.is_dask_array(input):  # lazy, block by block
         from .dask_transpose import conv_transpose1d as dask_conv_transpose1d
 
-        lazy: Any = dask_conv_transpose1d(input, weight, bias, stride, padding, output_padding,
-                                          groups, dilation, algorithm=algorithm,
-                                          data_format=data_format)
-        return lazy
+        return dask_conv_transpose1d(input, weight, bias, stride, padding, output_padding,
+                                     groups, dilation, algorithm=algorithm,
+                                     data_format=data_format)
     x, w, b, spec, unbatched = _prepare(input, weight, bias, stride, padding, output_padding,
                                         groups, dilation, data_format)
     y = F.to_format(forward(x, w, b, spec, algorithm), data_format)
