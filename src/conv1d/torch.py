@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import torch
@@ -53,6 +53,12 @@ def _check_tensor(name: str, t: Any) -> None:
         raise TypeError(f"{name} must be a dense (strided) tensor, got layout {t.layout}")
 
 
+@overload
+def _to_numpy(t: torch.Tensor) -> np.ndarray: ...
+@overload
+def _to_numpy(t: torch.Tensor | None) -> np.ndarray | None: ...
+
+
 def _to_numpy(t: torch.Tensor | None) -> np.ndarray | None:
     """A NumPy view of ``t``'s memory (a copy only where ``t`` is not contiguous)."""
     if t is None:
@@ -80,7 +86,9 @@ class _Conv1dFunction(torch.autograd.Function):
     """Forward :func:`conv1d.functional.conv1d`, backward :func:`~conv1d.functional.conv1d_backward`."""
 
     @staticmethod
-    def forward(ctx, input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm):
+    def forward(ctx: Any, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                stride: Any, padding: Any, dilation: Any, groups: int, padding_mode: str,
+                algorithm: str) -> torch.Tensor:
         conf = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
                     padding_mode=padding_mode, algorithm=algorithm)
         y = F.conv1d(_to_numpy(input), _to_numpy(weight), _to_numpy(bias), **conf)
@@ -433,8 +441,9 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
     """Forward :func:`conv1d.functional.conv_transpose1d`, backward its ``_backward``."""
 
     @staticmethod
-    def forward(ctx, input, weight, bias, stride, padding, output_padding, groups, dilation,
-                algorithm):
+    def forward(ctx: Any, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                stride: Any, padding: Any, output_padding: Any, groups: int, dilation: Any,
+                algorithm: str) -> torch.Tensor:
         conf = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
                     dilation=dilation, algorithm=algorithm)
         y = F.conv_transpose1d(_to_numpy(input), _to_numpy(weight), _to_numpy(bias), **conf)

@@ -190,7 +190,7 @@ def _set_threads(n: int, torch: ModuleType | None, stack: ExitStack) -> None:
     import conv1d
 
     try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+        from threadpoolctl import threadpool_limits
     except ImportError:
         pass
     else:  # every BLAS and OpenMP runtime loaded, torch's included
