@@ -372,7 +372,7 @@ def bench_torch_layer(context: Any = None, *, steps: int | None = None, batch: i
     Returns
     -------
     list of str
-        Markdown lines, starting with a ``## `` heading.
+        Markdown lines, starting with a ``##`` heading.
     """
     from .bench.report import markdown_table, sig
     from .bench.suite import time_interleaved

@@ -149,7 +149,7 @@ def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: floa
     Returns
     -------
     list of str
-        Markdown lines, starting with a ``## `` heading.
+        Markdown lines, starting with a ``##`` heading.
     """
     from ..algorithms import choose
 
