@@ -366,7 +366,15 @@ class ConvTransposeStream(Stream):
         self.reset()
 
     def reset(self) -> None:
-        """Forget the signal: the next chunk starts a new one (and may change batch size)."""
+        """Forget the signal: the next chunk starts a new one (and may change batch size).
+
+        Examples
+        --------
+        >>> s = ConvTranspose1d(1, 1, 4, stride=2).stream()
+        >>> _ = s(np.ones((2, 1, 3), np.float32))
+        >>> s.samples, (s.reset(), s.samples)[1]
+        (3, None)
+        """
         self._rank: int | None = None
         self._batch = 0
         self._acc: np.ndarray | None = None  # partial sums of full outputs [_base, ...)
@@ -376,13 +384,22 @@ class ConvTransposeStream(Stream):
 
     @property
     def buffered(self) -> int:
+        """Partial sums held between calls (output time steps, per batch row and channel)."""
         return 0 if self._acc is None else self._acc.shape[-1]
 
     @property
     def samples(self) -> int | None:
+        """Input samples of the current signal seen so far (``None`` before the first chunk)."""
         return None if self._rank is None else self._length
 
     def output_length(self, length: int) -> int:
+        """Outputs a whole signal of ``length`` samples gives; ``ValueError`` if too short.
+
+        Examples
+        --------
+        >>> ConvTranspose1d(1, 1, 4, stride=2, padding=1).stream().output_length(10)
+        20
+        """
         self._spec.check_length(length)
         return self._spec.output_length(length)
 
@@ -407,7 +424,22 @@ class ConvTransposeStream(Stream):
         return x3.astype(self._layer.weight.dtype, copy=False), x.ndim
 
     def __call__(self, chunk: Any) -> np.ndarray:
-        """The outputs ``chunk`` completes: ``(N, C_out, n)`` or ``(C_out, n)``, ``n >= 0``."""
+        """The outputs ``chunk`` completes: ``(N, C_out, n)`` or ``(C_out, n)``, ``n >= 0``.
+
+        Raises
+        ------
+        ValueError
+            For a chunk of the wrong rank or channels, or of another batch size than the
+            signal's first chunk.
+        RuntimeError
+            After :meth:`flush` (until :meth:`reset`).
+
+        Examples
+        --------
+        >>> s = ConvTranspose1d(1, 1, 4, stride=2).stream()  # each sample completes 2 outputs
+        >>> [s(np.ones((1, 1, n), np.float32)).shape[-1] for n in (3, 0, 1)]
+        [6, 0, 2]
+        """
         if self._done:
             raise RuntimeError("ConvTransposeStream: this stream was flushed (the signal has "
                                "ended); call reset() to start a new signal")
@@ -434,6 +466,13 @@ class ConvTransposeStream(Stream):
             as it was.
         RuntimeError
             If the stream was already flushed.
+
+        Examples
+        --------
+        >>> s = ConvTranspose1d(1, 1, 4, stride=2).stream()
+        >>> _ = s(np.ones((1, 1, 3), np.float32))
+        >>> s.flush().shape  # L_out = (3 - 1)*2 + 4 = 8, of which 6 came with the chunk
+        (1, 1, 2)
         """
         if self._done:
             raise RuntimeError("ConvTransposeStream: this stream was flushed (the signal has "

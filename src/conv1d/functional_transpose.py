@@ -91,7 +91,23 @@ class ConvTransposeSpec:
         dilation: Any = 1,
         padding_mode: Any = "zeros",
     ) -> ConvTransposeSpec:
-        """Validate ``torch.nn.ConvTranspose1d``'s arguments (in its order) into a spec."""
+        """Validate ``torch.nn.ConvTranspose1d``'s arguments (in its order) into a spec.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the argument, the value given and what is allowed.
+
+        Examples
+        --------
+        >>> spec = ConvTransposeSpec.from_args(4, 6, 3, stride=2, padding=(2, 0))
+        >>> spec.pad_left, spec.pad_right, spec.output_padding
+        (2, 0, 0)
+        >>> ConvTransposeSpec.from_args(4, 6, 3, groups=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: in_channels must be divisible by groups, got 4 and groups=3
+        """
         cin = as_int("in_channels", in_channels, minimum=1)
         cout = as_int("out_channels", out_channels, minimum=1)
         k = as_int("kernel_size", kernel_size, minimum=1)
@@ -122,15 +138,37 @@ class ConvTransposeSpec:
         return self.dilation * (self.kernel_size - 1) + 1
 
     def full_length(self, length: int) -> int:
-        """Length before the crop: ``(L - 1)*stride + dilation*(kernel_size-1) + 1``."""
+        """Length before the crop: ``(L - 1)*stride + dilation*(kernel_size-1) + 1``.
+
+        Examples
+        --------
+        >>> ConvTransposeSpec.from_args(1, 1, 4, stride=2).full_length(10)
+        22
+        """
         return (length - 1) * self.stride + self.span
 
     def output_length(self, length: int) -> int:
-        """``L_out = (L - 1)*stride - left - right + dilation*(K-1) + output_padding + 1``."""
+        """``L_out = (L - 1)*stride - left - right + dilation*(K-1) + output_padding + 1``.
+
+        Examples
+        --------
+        >>> ConvTransposeSpec.from_args(1, 1, 4, stride=2, padding=1).output_length(10)
+        20
+        """
         return self.full_length(length) - self.pad_left - self.pad_right + self.output_padding
 
     def check_length(self, length: int) -> None:
-        """Raise ``ValueError`` unless ``length >= 1`` and ``L_out >= 1``."""
+        """Raise ``ValueError`` unless ``length >= 1`` and ``L_out >= 1``.
+
+        Examples
+        --------
+        >>> spec = ConvTransposeSpec.from_args(1, 1, 3)
+        >>> spec.check_length(1)
+        >>> spec.check_length(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: a transposed convolution needs an input of length >= 1, got length 0
+        """
         if length < 1:
             raise ValueError(
                 f"a transposed convolution needs an input of length >= 1, got length {length}"
@@ -149,6 +187,12 @@ class ConvTransposeSpec:
         """The equivalent convolution's :class:`~conv1d.algorithms.Problem` for ``length`` inputs.
 
         Its input is this layer's full-length output, its output this layer's input.
+
+        Examples
+        --------
+        >>> p = ConvTransposeSpec.from_args(4, 6, 3, stride=2).problem(8, 10, np.float32)
+        >>> p.in_channels, p.out_channels, p.length, p.dtype
+        (6, 4, 21, 'float32')
         """
         name = "float32" if F.is_half(dtype) else np.dtype(dtype).name
         return Problem(batch, self.out_channels, self.in_channels, self.kernel_size,
