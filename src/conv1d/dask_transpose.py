@@ -118,6 +118,15 @@ def forward(
         If ``input`` is not a Dask array of real numbers.
     ValueError
         For a bad shape, unknown chunk sizes, or an algorithm that cannot run a block.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> spec = FT.ConvTransposeSpec.from_args(2, 3, 4, stride=2)
+    >>> x = da.ones((1, 2, 30), chunks=(1, 2, 10))
+    >>> y = forward(x, np.ones((2, 3, 4)), None, spec)
+    >>> y.shape, float(y[0, 0, 30].compute())  # each inner output: 2 taps x 2 channels
+    ((1, 3, 62), 4.0)
     """
     import dask.array as da
     from dask.base import tokenize

@@ -31,6 +31,15 @@ def as_int(name: str, value: Any, *, minimum: int) -> int:
         If ``value`` is not an int or a one-element tuple/list of int.
     ValueError
         If it is below ``minimum``.
+
+    Examples
+    --------
+    >>> as_int("stride", (2,), minimum=1)
+    2
+    >>> as_int("stride", 0, minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: stride must be positive, got 0
     """
     v = value
     if isinstance(v, (tuple, list)):
@@ -62,7 +71,17 @@ def check_data_format(data_format: Any) -> str:
 
 
 def as_groups(groups: Any) -> int:
-    """``groups`` as a positive int (PyTorch takes no tuple here)."""
+    """``groups`` as a positive int (PyTorch takes no tuple here).
+
+    Examples
+    --------
+    >>> as_groups(4)
+    4
+    >>> as_groups((4,))
+    Traceback (most recent call last):
+    ...
+    TypeError: groups must be an int, got (4,)
+    """
     if isinstance(groups, (tuple, list)):
         raise TypeError(f"groups must be an int, got {groups!r}")
     return as_int("groups", groups, minimum=1)
@@ -74,6 +93,13 @@ def parse_padding(padding: Any, kernel_size: int, stride: int, dilation: int) ->
     Accepts what PyTorch accepts (an int, a 1-tuple, ``"valid"``, ``"same"``) plus two
     additions of ours: ``"causal"`` (all of ``dilation*(kernel_size-1)`` on the left, as in
     Keras) and an explicit ``(left, right)`` pair.
+
+    Examples
+    --------
+    >>> parse_padding("same", kernel_size=4, stride=1, dilation=1)  # the odd one on the right
+    (1, 2)
+    >>> parse_padding("causal", kernel_size=3, stride=1, dilation=2), parse_padding((3, 0), 3, 1, 1)
+    ((4, 0), (3, 0))
     """
     if isinstance(padding, str):
         if padding not in PADDING_STRINGS:
