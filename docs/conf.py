@@ -55,23 +55,34 @@ if __import__("os").environ.get("CONV1D_DOCS_INTERSPHINX"):
     intersphinx_mapping = {"numpy": ("https://numpy.org/doc/stable/", None)}
 
 #: ``(module, title)`` of every API page; each documents the names in the module's ``__all__``
-#: (``conv1d.algorithms`` has none: its public names are listed in ``ALGORITHMS_API``).
+#: or, where listed, in :data:`PAGE_NAMES`.
 API_MODULES = [
     ("conv1d", "conv1d: layers, modules and utilities"),
     ("conv1d.functional", "conv1d.functional: stateless convolution"),
     ("conv1d.optim", "conv1d.optim: optimisers"),
+    ("conv1d.lr_scheduler", "conv1d.lr_scheduler: learning-rate schedules"),
     ("conv1d.stream", "conv1d.stream: chunk-by-chunk inference"),
+    ("conv1d.graph_stream", "conv1d.graph_stream: streaming residual blocks and your own modules"),
+    ("conv1d.conv_transpose", "conv1d.conv_transpose: streaming the transposed convolution"),
     ("conv1d.algorithms", "conv1d.algorithms: the algorithms and the choice between them"),
+    ("conv1d.dask", "conv1d.dask: lazy convolution of Dask arrays"),
+    ("conv1d.io", "conv1d.io: safetensors weight files"),
     ("conv1d.torch", "conv1d.torch: the PyTorch layer"),
 ]
-ALGORITHMS_API = ["ALGORITHMS", "Algorithm", "Problem", "candidates", "choose", "get_algorithm"]
+#: The names of the pages whose module has no ``__all__`` or whose ``__all__`` repeats names
+#: documented on another page.
+PAGE_NAMES = {
+    "conv1d.algorithms": ["ALGORITHMS", "Algorithm", "Problem", "candidates", "choose",
+                          "get_algorithm"],
+    "conv1d.conv_transpose": ["ConvTransposeStream"],  # the layer is on the conv1d page
+}
 
 
 def public_names(module_name: str) -> list[str]:
     """The names a module's page documents: its ``__all__``, less the submodules and the
     ``bench_*`` functions (``conv1d bench``'s sections, documented by ``conv1d bench --help``)."""
     module = importlib.import_module(module_name)
-    names = ALGORITHMS_API if module_name == "conv1d.algorithms" else list(module.__all__)
+    names = PAGE_NAMES.get(module_name) or list(module.__all__)
     return [n for n in names
             if not isinstance(getattr(module, n), type(sys)) and not n.startswith("bench_")]
 
