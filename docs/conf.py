@@ -55,23 +55,34 @@ if __import__("os").environ.get("CONV1D_DOCS_INTERSPHINX"):
     intersphinx_mapping = {"numpy": ("https://numpy.org/doc/stable/", None)}
 
 #: ``(module, title)`` of every API page; each documents the names in the module's ``__all__``
-#: (``conv1d.algorithms`` has none: its public names are listed in ``ALGORITHMS_API``).
+#: or, where listed, in :data:`PAGE_NAMES`.
 API_MODULES = [
     ("conv1d", "conv1d: layers, modules and utilities"),
     ("conv1d.functional", "conv1d.functional: stateless convolution"),
     ("conv1d.optim", "conv1d.optim: optimisers"),
+    ("conv1d.lr_scheduler", "conv1d.lr_scheduler: learning-rate schedules"),
     ("conv1d.stream", "conv1d.stream: chunk-by-chunk inference"),
+    ("conv1d.graph_stream", "conv1d.graph_stream: streaming residual blocks and your own modules"),
+    ("conv1d.conv_transpose", "conv1d.conv_transpose: streaming the transposed convolution"),
     ("conv1d.algorithms", "conv1d.algorithms: the algorithms and the choice between them"),
+    ("conv1d.dask", "conv1d.dask: lazy convolution of Dask arrays"),
+    ("conv1d.io", "conv1d.io: safetensors weight files"),
     ("conv1d.torch", "conv1d.torch: the PyTorch layer"),
 ]
-ALGORITHMS_API = ["ALGORITHMS", "Algorithm", "Problem", "candidates", "choose", "get_algorithm"]
+#: The names of the pages whose module has no ``__all__`` or whose ``__all__`` repeats names
+#: documented on another page.
+PAGE_NAMES = {
+    "conv1d.algorithms": ["ALGORITHMS", "Algorithm", "Problem", "candidates", "choose",
+                          "get_algorithm"],
+    "conv1d.conv_transpose": ["ConvTransposeStream"],  # the layer is on the conv1d page
+}
 
 
 def public_names(module_name: str) -> list[str]:
     """The names a module's page documents: its ``__all__``, less the submodules and the
     ``bench_*`` functions (``conv1d bench``'s sections, documented by ``conv1d bench --help``)."""
     module = importlib.import_module(module_name)
-    names = ALGORITHMS_API if module_name == "conv1d.algorithms" else list(module.__all__)
+    names = PAGE_NAMES.get(module_name) or list(module.__all__)
     return [n for n in names
             if not isinstance(getattr(module, n), type(sys)) and not n.startswith("bench_")]
 
@@ -80,6 +91,13 @@ def write_api_pages() -> None:
     """``docs/api/<module>.rst`` for each of :data:`API_MODULES` (rewritten on every build)."""
     folder = DOCS / "api"
     folder.mkdir(exist_ok=True)
+    # autosummary never deletes a stub: one left by a name since removed would be an
+    # orphan page, a warning (an error under -W).
+    wanted = {f"{m}.{n}" for m, _ in API_MODULES for n in public_names(m)}
+    for stub in (folder / "generated").glob("*.rst"):
+        if stub.stem.split(".")[0] == "conv1d" and not any(
+                stub.stem == w or stub.stem.startswith(w + ".") for w in wanted):
+            stub.unlink()
     for module_name, title in API_MODULES:
         names = "\n".join(f"   {n}" for n in public_names(module_name))
         page = (

@@ -97,8 +97,18 @@ def clear() -> None:
 def tuned() -> dict[tuple[str, Problem], str]:
     """A copy of the remembered winners: ``{(pass, problem): algorithm name}``.
 
-    ``pass`` is ``"forward"``, ``"grad_input"`` or ``"grad_weight"``; see :func:`autotune`
-    for an example.
+    ``pass`` is ``"forward"``, ``"grad_input"`` or ``"grad_weight"``.
+
+    Examples
+    --------
+    >>> from conv1d.algorithms import Problem
+    >>> from conv1d.autotune import clear, run_tuned, tuned
+    >>> clear()
+    >>> p = Problem(batch=1, in_channels=2, out_channels=2, kernel_size=3, length=10)
+    >>> _ = run_tuned("forward", p, lambda name: np.zeros(1))
+    >>> [(kind, problem.length) for kind, problem in tuned()]
+    [('forward', 10)]
+    >>> clear()
     """
     return dict(_winners)
 

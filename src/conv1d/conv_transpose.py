@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from .conv import as_param_dtype, as_rng
 from .module import Module, Parameter
 from .spec import check_data_format
 from .stream import Stream
+
+if TYPE_CHECKING:
+    import dask.array
 
 __all__ = ["ConvTranspose1d", "ConvTransposeStream"]
 
@@ -125,14 +129,18 @@ class ConvTranspose1d(Module):
         self.bias = Parameter(np.empty(spec.out_channels, dt)) if bias else None
         self.reset_parameters(gen)
 
-    in_channels = property(lambda self: self.spec.in_channels)
-    out_channels = property(lambda self: self.spec.out_channels)
-    kernel_size = property(lambda self: (self.spec.kernel_size,))
-    stride = property(lambda self: (self.spec.stride,))
-    dilation = property(lambda self: (self.spec.dilation,))
-    output_padding = property(lambda self: (self.spec.output_padding,))
-    groups = property(lambda self: self.spec.groups)
-    padding_mode = property(lambda self: "zeros")
+    in_channels = property(lambda self: self.spec.in_channels, doc="Input channels (int).")
+    out_channels = property(lambda self: self.spec.out_channels, doc="Output channels (int).")
+    kernel_size = property(lambda self: (self.spec.kernel_size,),
+                           doc="Taps per kernel, PyTorch's 1-tuple ``(K,)``.")
+    stride = property(lambda self: (self.spec.stride,),
+                      doc="Upsampling factor, PyTorch's 1-tuple ``(s,)``.")
+    dilation = property(lambda self: (self.spec.dilation,),
+                        doc="Spacing between taps, PyTorch's 1-tuple ``(d,)``.")
+    output_padding = property(lambda self: (self.spec.output_padding,),
+                              doc="Samples added on the right, PyTorch's 1-tuple ``(p,)``.")
+    groups = property(lambda self: self.spec.groups, doc="Blocked connections (int).")
+    padding_mode = property(lambda self: "zeros", doc='Always ``"zeros"`` (as PyTorch).')
 
     @property
     def padding(self) -> tuple[int] | tuple[int, int]:
@@ -162,6 +170,19 @@ class ConvTranspose1d(Module):
         PyTorch's default: Kaiming-uniform with ``a = sqrt(5)`` reduces to the bound
         ``1 / sqrt(fan_in)``, and ``torch.nn.init._calculate_fan_in_and_fan_out`` takes
         ``fan_in = weight.size(1) * K``, which for this layout is ``C_out / groups * K``.
+
+        Parameters
+        ----------
+        rng : None, int or numpy.random.Generator
+            Source of the draw (a seed gives the same weights each time).
+
+        Examples
+        --------
+        >>> m = ConvTranspose1d(4, 2, 8, rng=0)
+        >>> before = m.weight.copy()
+        >>> m.reset_parameters(rng=0)
+        >>> bool((m.weight == before).all()), bool(abs(m.weight).max() <= 1 / np.sqrt(2 * 8))
+        (True, True)
         """
         gen = as_rng(rng)
         fan_in = self.weight.shape[1] * self.spec.kernel_size
@@ -179,20 +200,33 @@ class ConvTranspose1d(Module):
         op = self.spec.output_padding_for(length, output_size, len(shape))
         return dataclasses.replace(self.spec, output_padding=op)
 
-    def forward(self, input: Any, output_size: Any = None) -> np.ndarray:
+    # NumPy in, NumPy out; dask in, dask out (see functional_transpose.conv_transpose1d).
+    @overload
+    def forward(self, input: np.ndarray | Sequence[Any], output_size: Any = ...) -> np.ndarray: ...
+    @overload
+    def forward(self, input: dask.array.Array, output_size: Any = ...) -> dask.array.Array: ...
+
+    def forward(self, input: Any, output_size: Any = None) -> np.ndarray | dask.array.Array:
         """Transposed-convolve ``input``, remembering it for :meth:`backward`.
 
         ``output_size`` (an int, or a sequence ending with the length: 1 element, or the
         whole output shape) chooses the output padding as ``torch.nn.ConvTranspose1d`` does.
         A ``dask.array.Array`` input gives a lazy ``dask.array.Array`` and is not remembered.
+
+        Examples
+        --------
+        >>> m = ConvTranspose1d(4, 2, 4, stride=2, rng=0)
+        >>> x = np.ones((3, 4, 10), np.float32)
+        >>> m(x).shape, m(x, output_size=23).shape, m(x[0]).shape
+        ((3, 2, 22), (3, 2, 23), (2, 22))
         """
         if F.is_dask_array(input):
             from .dask_transpose import forward as dask_forward
 
             b = None if self.bias is None else np.asarray(self.bias)
             spec = self.spec if input.ndim not in (2, 3) else self._spec_for(input.shape, output_size)
-            lazy: Any = dask_forward(input, np.asarray(self.weight), b, spec, self.algorithm,
-                                     self.data_format)
+            lazy = dask_forward(input, np.asarray(self.weight), b, spec, self.algorithm,
+                                self.data_format)
             self._input = None
             return lazy
         x = F.as_real_array("input", input).astype(self.weight.dtype, copy=False)
@@ -205,7 +239,23 @@ class ConvTranspose1d(Module):
         return y[0] if unbatched else y
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Gradient w.r.t. the last forward's input; adds into ``weight.grad``/``bias.grad``."""
+        """Gradient w.r.t. the last forward's input; adds into ``weight.grad``/``bias.grad``.
+
+        Raises
+        ------
+        RuntimeError
+            Before any forward (or after a forward on a dask array).
+        ValueError
+            If ``grad_output``'s shape is not the last output's.
+
+        Examples
+        --------
+        >>> m = ConvTranspose1d(4, 2, 4, stride=2, rng=0)
+        >>> y = m(np.ones((3, 4, 10), np.float32))
+        >>> gx = m.backward(np.ones_like(y))
+        >>> gx.shape, m.weight.grad.shape, m.bias.grad.tolist()
+        ((3, 4, 10), (4, 2, 4), [66.0, 66.0])
+        """
         if self._input is None:
             raise RuntimeError(
                 "ConvTranspose1d.backward called before forward (a forward on a dask array "
@@ -223,10 +273,27 @@ class ConvTranspose1d(Module):
         return gx[0] if self._unbatched else gx
 
     def stream(self) -> ConvTransposeStream:
-        """Chunk-by-chunk inference equal to ``forward``: a :class:`ConvTransposeStream`."""
+        """Chunk-by-chunk inference equal to ``forward``: a :class:`ConvTransposeStream`.
+
+        Examples
+        --------
+        >>> m = ConvTranspose1d(1, 1, 4, stride=2, rng=0)
+        >>> s = m.stream()
+        >>> x = np.arange(6, dtype=np.float32).reshape(1, 1, 6)
+        >>> y = np.concatenate([s(x[..., :2]), s(x[..., 2:]), s.flush()], axis=-1)
+        >>> y.shape, np.allclose(y, m(x))
+        ((1, 1, 14), True)
+        """
         return ConvTransposeStream(self)
 
     def extra_repr(self) -> str:
+        """The arguments that differ from their defaults, in PyTorch's order and format.
+
+        Examples
+        --------
+        >>> ConvTranspose1d(4, 2, 3, stride=2, bias=False).extra_repr()
+        '4, 2, kernel_size=(3,), stride=(2,), bias=False'
+        """
         # PyTorch's order: padding, dilation, output_padding, groups, bias, padding_mode.
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
         s += f", stride={self.stride}"
@@ -299,7 +366,15 @@ class ConvTransposeStream(Stream):
         self.reset()
 
     def reset(self) -> None:
-        """Forget the signal: the next chunk starts a new one (and may change batch size)."""
+        """Forget the signal: the next chunk starts a new one (and may change batch size).
+
+        Examples
+        --------
+        >>> s = ConvTranspose1d(1, 1, 4, stride=2).stream()
+        >>> _ = s(np.ones((2, 1, 3), np.float32))
+        >>> s.samples, (s.reset(), s.samples)[1]
+        (3, None)
+        """
         self._rank: int | None = None
         self._batch = 0
         self._acc: np.ndarray | None = None  # partial sums of full outputs [_base, ...)
@@ -309,13 +384,22 @@ class ConvTransposeStream(Stream):
 
     @property
     def buffered(self) -> int:
+        """Partial sums held between calls (output time steps, per batch row and channel)."""
         return 0 if self._acc is None else self._acc.shape[-1]
 
     @property
     def samples(self) -> int | None:
+        """Input samples of the current signal seen so far (``None`` before the first chunk)."""
         return None if self._rank is None else self._length
 
     def output_length(self, length: int) -> int:
+        """Outputs a whole signal of ``length`` samples gives; ``ValueError`` if too short.
+
+        Examples
+        --------
+        >>> ConvTranspose1d(1, 1, 4, stride=2, padding=1).stream().output_length(10)
+        20
+        """
         self._spec.check_length(length)
         return self._spec.output_length(length)
 
@@ -340,7 +424,22 @@ class ConvTransposeStream(Stream):
         return x3.astype(self._layer.weight.dtype, copy=False), x.ndim
 
     def __call__(self, chunk: Any) -> np.ndarray:
-        """The outputs ``chunk`` completes: ``(N, C_out, n)`` or ``(C_out, n)``, ``n >= 0``."""
+        """The outputs ``chunk`` completes: ``(N, C_out, n)`` or ``(C_out, n)``, ``n >= 0``.
+
+        Raises
+        ------
+        ValueError
+            For a chunk of the wrong rank or channels, or of another batch size than the
+            signal's first chunk.
+        RuntimeError
+            After :meth:`flush` (until :meth:`reset`).
+
+        Examples
+        --------
+        >>> s = ConvTranspose1d(1, 1, 4, stride=2).stream()  # each sample completes 2 outputs
+        >>> [s(np.ones((1, 1, n), np.float32)).shape[-1] for n in (3, 0, 1)]
+        [6, 0, 2]
+        """
         if self._done:
             raise RuntimeError("ConvTransposeStream: this stream was flushed (the signal has "
                                "ended); call reset() to start a new signal")
@@ -367,6 +466,13 @@ class ConvTransposeStream(Stream):
             as it was.
         RuntimeError
             If the stream was already flushed.
+
+        Examples
+        --------
+        >>> s = ConvTranspose1d(1, 1, 4, stride=2).stream()
+        >>> _ = s(np.ones((1, 1, 3), np.float32))
+        >>> s.flush().shape  # L_out = (3 - 1)*2 + 4 = 8, of which 6 came with the chunk
+        (1, 1, 2)
         """
         if self._done:
             raise RuntimeError("ConvTransposeStream: this stream was flushed (the signal has "

@@ -185,6 +185,16 @@ def forward(
         If ``input`` is not a Dask array of real numbers.
     ValueError
         For a bad shape, unknown chunk sizes, or an algorithm that cannot run a block.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> from conv1d.spec import ConvSpec
+    >>> spec = ConvSpec.from_args(2, 3, 5, padding=2)
+    >>> x = da.ones((1, 2, 40), chunks=(1, 2, 15))
+    >>> y = forward(x, np.ones((3, 2, 5)), None, spec)
+    >>> y.shape, y.chunks[-1], float(y[0, 0, 20].compute())
+    ((1, 3, 40), (15, 15, 10), 10.0)
     """
     import dask.array as da
     from dask.base import tokenize

@@ -118,6 +118,15 @@ def forward(
         If ``input`` is not a Dask array of real numbers.
     ValueError
         For a bad shape, unknown chunk sizes, or an algorithm that cannot run a block.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> spec = FT.ConvTransposeSpec.from_args(2, 3, 4, stride=2)
+    >>> x = da.ones((1, 2, 30), chunks=(1, 2, 10))
+    >>> y = forward(x, np.ones((2, 3, 4)), None, spec)
+    >>> y.shape, float(y[0, 0, 30].compute())  # each inner output: 2 taps x 2 channels
+    ((1, 3, 62), 4.0)
     """
     import dask.array as da
     from dask.base import tokenize
@@ -156,7 +165,8 @@ def forward(
             )
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     chunks = (x.chunks[0], (spec.out_channels,), tuple(blk.j1 - blk.j0 for blk in blocks))
-    y: Any = da.Array(graph, name, chunks, meta=np.empty((0, 0, 0), weight.dtype))
+    array: Any = da.Array  # pyright reads Array.__new__ (dask has no stubs) as object's
+    y: Any = array(graph, name, chunks, meta=np.empty((0, 0, 0), weight.dtype))
     y = F.to_format(y, data_format)
     return y[0] if unbatched else y
 

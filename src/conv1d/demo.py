@@ -52,7 +52,14 @@ def waveforms(n: int, length: int = 128, rng: np.random.Generator | None = None,
 
 
 def model(rng: np.random.Generator) -> Sequential:
-    """An all-convolutional classifier: three conv layers, then the mean over time."""
+    """An all-convolutional classifier: three conv layers, then the mean over time.
+
+    Examples
+    --------
+    >>> net = model(np.random.default_rng(0))
+    >>> net(np.zeros((4, 1, 128), np.float32)).shape  # one score per class
+    (4, 3)
+    """
     return Sequential(
         Conv1d(1, 16, 9, stride=2, padding=4, rng=rng), ReLU(),
         Conv1d(16, 32, 5, stride=2, padding=2, rng=rng), ReLU(),
@@ -75,7 +82,14 @@ def accuracy(net: Sequential, x: np.ndarray, y: np.ndarray) -> float:
 
 def train(epochs: int = 8, seed: int = 0, n_train: int = 2000, n_test: int = 500,
           batch: int = 50, quiet: bool = False) -> tuple[Sequential, dict[str, list[float]]]:
-    """Train the classifier; return it and its history (loss per step, accuracy per epoch)."""
+    """Train the classifier; return it and its history (loss per step, accuracy per epoch).
+
+    Examples
+    --------
+    >>> net, history = train(epochs=1, n_train=100, n_test=20, batch=50, quiet=True)
+    >>> len(history["loss"]), len(history["test_accuracy"])
+    (2, 1)
+    """
     rng = np.random.default_rng(seed)
     x_train, y_train = waveforms(n_train, rng=rng)
     x_test, y_test = waveforms(n_test, rng=rng)
@@ -105,7 +119,17 @@ def train(epochs: int = 8, seed: int = 0, n_train: int = 2000, n_test: int = 500
 
 
 def save_figure(path: str, net: Sequential, history: dict[str, list[float]]) -> None:
-    """The training curve and the learned first-layer filters, as a PNG."""
+    """The training curve and the learned first-layer filters, as a PNG.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> if have_matplotlib():
+    ...     net, history = train(epochs=1, n_train=50, n_test=10, quiet=True)
+    ...     path = os.path.join(tempfile.mkdtemp(), "demo.png")
+    ...     save_figure(path, net, history)
+    ...     assert os.path.getsize(path) > 0
+    """
     import matplotlib
 
     matplotlib.use("Agg")

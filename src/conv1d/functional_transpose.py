@@ -17,8 +17,9 @@ convolution's :class:`~conv1d.algorithms.Problem`, as for ``Conv1d``) -> crop ->
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from .algorithms import Problem, get_algorithm
 from .functional import Gradients
 from .padding import pad
 from .spec import as_groups, as_int, check_data_format
+
+if TYPE_CHECKING:
+    import dask.array
 
 __all__ = ["ConvTransposeSpec", "conv_transpose1d", "conv_transpose1d_backward"]
 
@@ -87,7 +91,23 @@ class ConvTransposeSpec:
         dilation: Any = 1,
         padding_mode: Any = "zeros",
     ) -> ConvTransposeSpec:
-        """Validate ``torch.nn.ConvTranspose1d``'s arguments (in its order) into a spec."""
+        """Validate ``torch.nn.ConvTranspose1d``'s arguments (in its order) into a spec.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the argument, the value given and what is allowed.
+
+        Examples
+        --------
+        >>> spec = ConvTransposeSpec.from_args(4, 6, 3, stride=2, padding=(2, 0))
+        >>> spec.pad_left, spec.pad_right, spec.output_padding
+        (2, 0, 0)
+        >>> ConvTransposeSpec.from_args(4, 6, 3, groups=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: in_channels must be divisible by groups, got 4 and groups=3
+        """
         cin = as_int("in_channels", in_channels, minimum=1)
         cout = as_int("out_channels", out_channels, minimum=1)
         k = as_int("kernel_size", kernel_size, minimum=1)
@@ -118,15 +138,37 @@ class ConvTransposeSpec:
         return self.dilation * (self.kernel_size - 1) + 1
 
     def full_length(self, length: int) -> int:
-        """Length before the crop: ``(L - 1)*stride + dilation*(kernel_size-1) + 1``."""
+        """Length before the crop: ``(L - 1)*stride + dilation*(kernel_size-1) + 1``.
+
+        Examples
+        --------
+        >>> ConvTransposeSpec.from_args(1, 1, 4, stride=2).full_length(10)
+        22
+        """
         return (length - 1) * self.stride + self.span
 
     def output_length(self, length: int) -> int:
-        """``L_out = (L - 1)*stride - left - right + dilation*(K-1) + output_padding + 1``."""
+        """``L_out = (L - 1)*stride - left - right + dilation*(K-1) + output_padding + 1``.
+
+        Examples
+        --------
+        >>> ConvTransposeSpec.from_args(1, 1, 4, stride=2, padding=1).output_length(10)
+        20
+        """
         return self.full_length(length) - self.pad_left - self.pad_right + self.output_padding
 
     def check_length(self, length: int) -> None:
-        """Raise ``ValueError`` unless ``length >= 1`` and ``L_out >= 1``."""
+        """Raise ``ValueError`` unless ``length >= 1`` and ``L_out >= 1``.
+
+        Examples
+        --------
+        >>> spec = ConvTransposeSpec.from_args(1, 1, 3)
+        >>> spec.check_length(1)
+        >>> spec.check_length(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: a transposed convolution needs an input of length >= 1, got length 0
+        """
         if length < 1:
             raise ValueError(
                 f"a transposed convolution needs an input of length >= 1, got length {length}"
@@ -145,6 +187,12 @@ class ConvTransposeSpec:
         """The equivalent convolution's :class:`~conv1d.algorithms.Problem` for ``length`` inputs.
 
         Its input is this layer's full-length output, its output this layer's input.
+
+        Examples
+        --------
+        >>> p = ConvTransposeSpec.from_args(4, 6, 3, stride=2).problem(8, 10, np.float32)
+        >>> p.in_channels, p.out_channels, p.length, p.dtype
+        (6, 4, 21, 'float32')
         """
         name = "float32" if F.is_half(dtype) else np.dtype(dtype).name
         return Problem(batch, self.out_channels, self.in_channels, self.kernel_size,
@@ -319,6 +367,38 @@ def grad_output_batch(grad_output: Any, x: np.ndarray, spec: ConvTransposeSpec, 
     return F.to_format(gy[None] if unbatched else gy, data_format).astype(x.dtype, copy=False)
 
 
+# NumPy in, NumPy out; dask in, dask out. The ndarray overload comes first so that it holds
+# where dask is not installed (its Array is then unknown to the type checker).
+@overload
+def conv_transpose1d(
+    input: np.ndarray | Sequence[Any],
+    weight: Any,
+    bias: Any = ...,
+    stride: int | tuple[int] = ...,
+    padding: int | tuple[int] | tuple[int, int] = ...,
+    output_padding: int | tuple[int] = ...,
+    groups: int = ...,
+    dilation: int | tuple[int] = ...,
+    *,
+    algorithm: str = ...,
+    data_format: str = ...,
+) -> np.ndarray: ...
+@overload
+def conv_transpose1d(
+    input: dask.array.Array,
+    weight: Any,
+    bias: Any = ...,
+    stride: int | tuple[int] = ...,
+    padding: int | tuple[int] | tuple[int, int] = ...,
+    output_padding: int | tuple[int] = ...,
+    groups: int = ...,
+    dilation: int | tuple[int] = ...,
+    *,
+    algorithm: str = ...,
+    data_format: str = ...,
+) -> dask.array.Array: ...
+
+
 def conv_transpose1d(
     input: Any,
     weight: Any,
@@ -331,7 +411,7 @@ def conv_transpose1d(
     *,
     algorithm: str = "auto",
     data_format: str = "channels_first",
-) -> np.ndarray:
+) -> np.ndarray | dask.array.Array:
     """1D transposed convolution, as ``torch.nn.functional.conv_transpose1d``.
 
     Parameters
@@ -376,10 +456,9 @@ def conv_transpose1d(
     if F.is_dask_array(input):  # lazy, block by block
         from .dask_transpose import conv_transpose1d as dask_conv_transpose1d
 
-        lazy: Any = dask_conv_transpose1d(input, weight, bias, stride, padding, output_padding,
-                                          groups, dilation, algorithm=algorithm,
-                                          data_format=data_format)
-        return lazy
+        return dask_conv_transpose1d(input, weight, bias, stride, padding, output_padding,
+                                     groups, dilation, algorithm=algorithm,
+                                     data_format=data_format)
     x, w, b, spec, unbatched = _prepare(input, weight, bias, stride, padding, output_padding,
                                         groups, dilation, data_format)
     y = F.to_format(forward(x, w, b, spec, algorithm), data_format)

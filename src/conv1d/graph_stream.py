@@ -13,19 +13,20 @@ import numpy as np
 
 from .module import Module, ModuleList
 from .residual import time_axis
+from .stream import Stream
 
 __all__ = ["ModuleStream", "ResidualStream"]
 
 
-class ResidualStream:
+class ResidualStream(Stream):
     """Streaming state of a :class:`Residual`: both branches' streams, summed in step.
 
     The branch with the smaller delay returns its outputs earlier; they wait in a buffer
     until the other branch's matching outputs arrive, so the sum is exact whatever the two
     delays (the stream's delay is the larger one). The strides must be equal.
 
-    It has the interface of :class:`conv1d.stream.Stream` (``delay``, ``stride``, call,
-    ``flush``, ``reset``), so a ``Sequential`` of residual blocks streams too.
+    A :class:`conv1d.stream.Stream` (``delay``, ``stride``, call, ``flush``, ``reset``), so
+    a ``Sequential`` of residual blocks streams too.
 
     Parameters
     ----------
@@ -61,7 +62,17 @@ class ResidualStream:
         self.reset()
 
     def reset(self) -> None:
-        """Forget the signal in both branches."""
+        """Forget the signal in both branches.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d import Conv1d, Residual
+        >>> s = Residual(Conv1d(1, 1, 3, padding="causal", rng=0)).stream()
+        >>> _ = s(np.ones((1, 1, 5), np.float32))
+        >>> s.samples, (s.reset(), s.samples)[1]
+        (5, None)
+        """
         self._body.reset()
         if self._short is not None:
             self._short.reset()
@@ -70,14 +81,24 @@ class ResidualStream:
 
     @property
     def buffered(self) -> int:
+        """Time steps held: both branches' buffers and the sums waiting for the slower one."""
         held = sum(0 if h is None else h.shape[self._axis] for h in self._held)
         return self._body.buffered + (0 if self._short is None else self._short.buffered) + held
 
     def output_length(self, length: int) -> int:
+        """Outputs a whole signal of ``length`` samples gives (the body's).
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d, Residual
+        >>> Residual(Conv1d(1, 1, 3, padding=1)).stream().output_length(10)
+        10
+        """
         return self._body.output_length(length)
 
     @property
     def samples(self) -> int | None:
+        """Input samples of the current signal seen so far (the body's count)."""
         return self._body.samples
 
     def _length(self, y: np.ndarray) -> int:
@@ -102,6 +123,16 @@ class ResidualStream:
         return parts[0][head] + parts[1][head]
 
     def __call__(self, chunk: Any) -> np.ndarray:
+        """The sums ``chunk`` completes in both branches (see the class example).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d import Conv1d, Residual
+        >>> s = Residual(Conv1d(1, 1, 3, padding=1, rng=0)).stream()  # body's delay 1
+        >>> s(np.ones((1, 1, 5), np.float32)).shape
+        (1, 1, 4)
+        """
         yb = self._body(chunk)
         ys = np.asarray(chunk) if self._short is None else self._short(chunk)
         if self._empty is None:
@@ -118,6 +149,15 @@ class ResidualStream:
         ValueError
             If the branches' outputs end with different lengths (the shapes that make the
             offline ``forward`` fail).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d import Conv1d, Residual
+        >>> s = Residual(Conv1d(1, 1, 3, padding=1, rng=0)).stream()
+        >>> _ = s(np.ones((1, 1, 5), np.float32))
+        >>> s.flush().shape  # the last output, which needed the right padding
+        (1, 1, 1)
         """
         yb = self._body.flush()
         if self._short is None:
@@ -167,7 +207,7 @@ class _Routed(Module):
         d["_calls"] = 0
         d["_axis"] = time_axis(module)
 
-    training = property(lambda self: self._module.training)  # type: ignore[assignment]
+    training = property(lambda self: self._module.training)  # pyright: ignore[reportAssignmentType]
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         return iter(())
@@ -179,9 +219,6 @@ class _Routed(Module):
         return f"<streaming {self._path}: {self._module!r}>"
 
     def forward(self, x: Any) -> Any:
-        return self(x)
-
-    def __call__(self, x: Any) -> Any:
         k, self._calls = self._calls, self._calls + 1
         m = self._module
         if not self._streams:  # a pointwise leaf without a stream: its forward on the chunk
@@ -201,7 +238,7 @@ class _Routed(Module):
         return y
 
 
-class ModuleStream:
+class ModuleStream(Stream):
     """Streaming state of a user-written :class:`~conv1d.Module`; made by ``module.stream()``.
 
     While a chunk goes through, each layer inside the module (at any depth, in
@@ -298,7 +335,22 @@ class ModuleStream:
         self._composites.append(module)
 
     def reset(self) -> None:
-        """Forget the signal in every layer."""
+        """Forget the signal in every layer.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d import Conv1d, Module
+        >>> class Skip(Module):
+        ...     def __init__(self):
+        ...         self.conv = Conv1d(1, 1, 3, padding="causal", rng=0)
+        ...     def forward(self, x):
+        ...         return x + self.conv(x)
+        >>> s = Skip().stream()
+        >>> _ = s(np.ones((1, 1, 4), np.float32))
+        >>> s.samples, (s.reset(), s.samples)[1]
+        (4, None)
+        """
         for r in self._routed:
             for s in r._streams:
                 s.reset()
@@ -309,13 +361,28 @@ class ModuleStream:
 
     @property
     def buffered(self) -> int:
+        """Time steps held between calls, summed over the layers' streams."""
         return sum(s.buffered for r in self._routed for s in r._streams)
 
     def output_length(self, length: int) -> int:
+        """``length``: every layer inside streams with delay 0 and stride 1.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d, Module
+        >>> class One(Module):
+        ...     def __init__(self):
+        ...         self.conv = Conv1d(1, 1, 3, padding="causal")
+        ...     def forward(self, x):
+        ...         return self.conv(x) * 2
+        >>> One().stream().output_length(10)
+        10
+        """
         return length
 
     @property
     def samples(self) -> int | None:
+        """Input samples of the current signal seen so far (``None`` before the first chunk)."""
         return self._samples
 
     def _run(self, chunk: Any) -> Any:
@@ -335,7 +402,21 @@ class ModuleStream:
                 d[name] = value
 
     def __call__(self, chunk: Any) -> Any:
-        """The module's outputs for ``chunk``: as many time steps as the chunk has."""
+        """The module's outputs for ``chunk``: as many time steps as the chunk has.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d import Conv1d, Module
+        >>> class Skip(Module):
+        ...     def __init__(self):
+        ...         self.conv = Conv1d(2, 2, 3, padding="causal", rng=0)
+        ...     def forward(self, x):
+        ...         return x + self.conv(x)
+        >>> s = Skip().stream()
+        >>> s(np.ones((1, 2, 7), np.float32)).shape
+        (1, 2, 7)
+        """
         if self._done:
             raise RuntimeError(f"{type(self).__name__}: this stream was flushed (the signal has "
                                "ended); call reset() to start a new signal")
@@ -349,7 +430,22 @@ class ModuleStream:
         return self._run(x)
 
     def flush(self) -> Any:
-        """End the signal in every layer; returns the outputs still held (usually none)."""
+        """End the signal in every layer; returns the outputs still held (none: delay 0).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d import Conv1d, Module
+        >>> class Skip(Module):
+        ...     def __init__(self):
+        ...         self.conv = Conv1d(2, 2, 3, padding="causal", rng=0)
+        ...     def forward(self, x):
+        ...         return x + self.conv(x)
+        >>> s = Skip().stream()
+        >>> _ = s(np.ones((1, 2, 7), np.float32))
+        >>> s.flush().shape
+        (1, 2, 0)
+        """
         if self._done:
             raise RuntimeError(f"{type(self).__name__}: this stream was already flushed")
         if self._empty is None:

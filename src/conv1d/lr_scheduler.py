@@ -24,6 +24,23 @@ class LRScheduler:
     last_epoch : int, default -1
         The index of the last epoch when resuming; ``-1`` starts afresh (then each group's
         ``initial_lr`` is set to its ``lr``).
+
+    Examples
+    --------
+    A subclass defines :meth:`get_lr`; here, halving the rate every epoch:
+
+    >>> import numpy as np
+    >>> from conv1d.module import Parameter
+    >>> from conv1d.optim import SGD
+    >>> class Halve(LRScheduler):
+    ...     def get_lr(self):
+    ...         return [b * 0.5 ** self.last_epoch for b in self.base_lrs]
+    >>> opt = SGD([Parameter(np.zeros(1))], lr=1.0)
+    >>> sched = Halve(opt)
+    >>> for _ in range(3):
+    ...     opt.step(); sched.step()
+    >>> sched.get_last_lr(), opt.param_groups[0]["lr"]
+    ([0.125], 0.125)
     """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
@@ -48,7 +65,17 @@ class LRScheduler:
         self._initial = False
 
     def get_lr(self) -> list[float]:
-        """The rates for the epoch ``last_epoch`` (already advanced); subclasses define it."""
+        """The rates for the epoch ``last_epoch`` (already advanced); subclasses define it.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d.module import Parameter
+        >>> from conv1d.optim import SGD
+        >>> sched = StepLR(SGD([Parameter(np.zeros(1))], lr=1.0), step_size=1, gamma=0.5)
+        >>> sched.get_lr()  # what step() would set for the current epoch
+        [1.0]
+        """
         raise NotImplementedError
 
     def step(self) -> None:
@@ -70,15 +97,50 @@ class LRScheduler:
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def get_last_lr(self) -> list[float]:
-        """The rates the last :meth:`step` set, one per parameter group."""
+        """The rates the last :meth:`step` set, one per parameter group.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d.module import Parameter
+        >>> from conv1d.optim import SGD
+        >>> opt = SGD([{"params": [Parameter(np.zeros(1))]},
+        ...            {"params": [Parameter(np.zeros(1))], "lr": 0.5}], lr=1.0)
+        >>> StepLR(opt, step_size=1).get_last_lr()
+        [1.0, 0.5]
+        """
         return list(self._last_lr)
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything but the optimiser, as PyTorch's schedulers."""
+        """Everything but the optimiser, as PyTorch's schedulers.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d.module import Parameter
+        >>> from conv1d.optim import SGD
+        >>> sd = StepLR(SGD([Parameter(np.zeros(1))], lr=1.0), step_size=4).state_dict()
+        >>> sd["step_size"], sd["last_epoch"], sd["base_lrs"]
+        (4, 0, [1.0])
+        """
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict`."""
+        """Restore a :meth:`state_dict` (this scheduler then continues where that one was).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d.module import Parameter
+        >>> from conv1d.optim import SGD
+        >>> opt = SGD([Parameter(np.zeros(1))], lr=1.0)
+        >>> a = StepLR(opt, step_size=1, gamma=0.5)
+        >>> a.step(); a.step()
+        >>> b = StepLR(SGD([Parameter(np.zeros(1))], lr=1.0), step_size=1, gamma=0.5)
+        >>> b.load_state_dict(a.state_dict())
+        >>> b.last_epoch, b.get_last_lr()
+        (2, [0.25])
+        """
         self.__dict__.update(state_dict)
 
 
@@ -118,6 +180,17 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """``gamma`` times the current rates at each multiple of ``step_size``, else them.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d.module import Parameter
+        >>> from conv1d.optim import SGD
+        >>> sched = StepLR(SGD([Parameter(np.zeros(1))], lr=1.0), step_size=2, gamma=0.5)
+        >>> sched.last_epoch = 2; sched.get_lr()
+        [0.5]
+        """
         groups = self.optimizer.param_groups
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return [g["lr"] for g in groups]
@@ -165,6 +238,17 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The next rates by PyTorch's recursive form (the closed form on a first step).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d.module import Parameter
+        >>> from conv1d.optim import SGD
+        >>> sched = CosineAnnealingLR(SGD([Parameter(np.zeros(1))], lr=1.0), T_max=2)
+        >>> sched.step(); sched.get_last_lr()
+        [0.5]
+        """
         groups = self.optimizer.param_groups
         t, n, lo = self.last_epoch, self.T_max, self.eta_min
         if self._initial:

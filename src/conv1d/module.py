@@ -8,9 +8,38 @@ with respect to its input and adds the parameters' gradients into ``param.grad``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .stream import Stream
+
+_F = TypeVar("_F", covariant=True)
+_T = TypeVar("_T")
+_C = TypeVar("_C", bound="_Container")
+
+
+class _HasForward(Protocol[_F]):
+    @property
+    def forward(self) -> _F: ...
+
+
+class _CallsForward(Generic[_F]):
+    """How type checkers see ``Module.__call__``: as the instance's own ``forward``.
+
+    ``m(x)`` then has the signature and return type of ``type(m).forward`` (its overloads
+    too), for every subclass, without each subclass repeating them; a ``Module`` seen only
+    as ``Module`` gives ``Any``, as PyTorch's. Only type checkers read this class; at run
+    time ``Module.__call__`` is an ordinary method.
+    """
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> _CallsForward[_F]: ...
+    @overload
+    def __get__(self, obj: _HasForward[_T], owner: Any) -> _T: ...
+    def __get__(self, obj: Any, owner: Any) -> Any: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 class Parameter(np.ndarray):
@@ -46,7 +75,15 @@ class Parameter(np.ndarray):
         return "Parameter containing:\n" + repr(np.asarray(self))
 
     def accumulate(self, grad: np.ndarray) -> None:
-        """Add ``grad`` into ``self.grad`` (created on first use)."""
+        """Add ``grad`` into ``self.grad`` (a copy of ``grad`` on first use, in this dtype).
+
+        Examples
+        --------
+        >>> p = Parameter(np.zeros(2))
+        >>> p.accumulate(np.ones(2)); p.accumulate(np.ones(2))
+        >>> p.grad.tolist()
+        [2.0, 2.0]
+        """
         if self.grad is None:
             self.grad = np.array(grad, dtype=self.dtype, copy=True)
         else:
@@ -127,27 +164,101 @@ class Module:
     def _check_parameter(self, name: str, value: Parameter) -> None:
         """Hook run before a :class:`Parameter` is assigned; layers check shapes here."""
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+    if TYPE_CHECKING:
+        # Type checkers see ``m(...)`` as ``m.forward(...)`` (see _CallsForward); a subclass
+        # should override ``forward``, not ``__call__``.
+        __call__: _CallsForward[Any]
+
+        def __getattr__(self, name: str) -> Any:
+            """Sub-modules and parameters are found at run time (``net[0].weight``), as
+            PyTorch's ``Module.__getattr__`` lets type checkers see them."""
+    else:
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            """Run :meth:`forward`: ``m(x)`` is ``m.forward(x)``.
+
+            Type checkers give ``m(x)`` the signature and return type of the subclass's
+            ``forward``.
+
+            Examples
+            --------
+            >>> from conv1d import Conv1d
+            >>> m = Conv1d(2, 4, 3, rng=0)
+            >>> m(np.zeros((1, 2, 10), np.float32)).shape
+            (1, 4, 8)
+            """
+            return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The layer's computation; subclasses define it (``m(x)`` calls it).
+
+        A layer that trains also remembers here what its :meth:`backward` needs.
+
+        Raises
+        ------
+        NotImplementedError
+            On a module that does not define it.
+
+        Examples
+        --------
+        >>> class Double(Module):
+        ...     def forward(self, x):
+        ...         return 2 * x
+        ...     def backward(self, grad_output):
+        ...         return 2 * grad_output
+        >>> Double()(np.arange(3)).tolist()
+        [0, 2, 4]
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """The gradient of the loss with respect to the last :meth:`forward`'s input.
+
+        ``grad_output`` is the gradient with respect to that forward's output; a layer with
+        parameters also adds their gradients into ``param.grad`` (see
+        :meth:`Parameter.accumulate`).
+
+        Raises
+        ------
+        NotImplementedError
+            On a module that does not define it.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> m = Conv1d(2, 4, 3, rng=0)
+        >>> y = m(np.zeros((1, 2, 10), np.float32))
+        >>> m.backward(np.ones_like(y)).shape, m.weight.grad.shape
+        ((1, 2, 10), (4, 2, 3))
+        """
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
-    def stream(self) -> Any:
+    def stream(self) -> Stream:
         """Chunk-by-chunk inference equal to ``forward`` (see :mod:`conv1d.stream`).
 
         Layers that can stream override this. A module of your own, whose ``forward``
         combines streamable layers (causal ``Conv1d``, activations, ...) with NumPy operations
         pointwise in time, streams through a :class:`conv1d.graph_stream.ModuleStream`.
 
+        Returns
+        -------
+        conv1d.stream.Stream
+            ``s(chunk)`` returns the outputs each chunk completes, ``s.flush()`` the rest.
+
         Raises
         ------
         TypeError, ValueError
             For a layer that cannot stream, or a layer inside a module that cannot stream
             there (naming it).
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> m = Conv1d(1, 2, 3, padding="causal", rng=0)
+        >>> s = m.stream()
+        >>> x = np.arange(10.0).reshape(1, 1, 10)
+        >>> y = np.concatenate([s(x[..., :4]), s(x[..., 4:]), s.flush()], axis=-1)
+        >>> y.shape, np.allclose(y, m(x), atol=1e-5)
+        ((1, 2, 10), True)
         """
         if any(True for _ in self.named_children()):
             from .graph_stream import ModuleStream
@@ -397,7 +508,19 @@ class Module:
             yield p
 
     def zero_grad(self) -> None:
-        """Clear every parameter's gradient (back to ``None``, as PyTorch's default)."""
+        """Clear every parameter's gradient (back to ``None``, as PyTorch's default).
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> m = Conv1d(1, 1, 2)
+        >>> y = m(np.ones((1, 1, 4), np.float32))
+        >>> _ = m.backward(np.ones_like(y))
+        >>> m.weight.grad is None
+        False
+        >>> m.zero_grad(); m.weight.grad is None
+        True
+        """
         for p in self.parameters():
             p.grad = None
 
@@ -487,6 +610,14 @@ class Module:
         return self
 
     def extra_repr(self) -> str:
+        """What the ``repr`` shows in parentheses; layers list their non-default arguments.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> Module().extra_repr(), Conv1d(2, 3, 5, bias=False).extra_repr()
+        ('', '2, 3, kernel_size=(5,), stride=(1,), bias=False')
+        """
         return ""
 
     def __repr__(self) -> str:
@@ -521,7 +652,7 @@ class _Container(Module):
         for i, m in enumerate(modules):
             setattr(self, str(i), m)
 
-    def _new(self, modules: list[Module]) -> Any:
+    def _new(self: _C, modules: list[Module]) -> _C:
         """A container of this type holding ``modules`` (a slice's result)."""
         return type(self)(*modules)
 
@@ -541,7 +672,12 @@ class _Container(Module):
     def __iter__(self) -> Iterator[Module]:
         return (m for name, m in self.named_children() if name.isdigit())
 
-    def __getitem__(self, i: int | slice) -> Any:
+    @overload
+    def __getitem__(self, i: int) -> Module: ...
+    @overload
+    def __getitem__(self: _C, i: slice) -> _C: ...
+
+    def __getitem__(self, i: int | slice) -> Module | _Container:
         if isinstance(i, slice):
             return self._new(list(self)[i])
         return getattr(self, str(self._index(i)))
@@ -558,19 +694,45 @@ class _Container(Module):
             del items[self._index(i)]
         self._renumber(items)
 
-    def append(self, module: Module) -> Any:
-        """Add ``module`` at the end; returns ``self``."""
+    def append(self: _C, module: Module) -> _C:
+        """Add ``module`` at the end; returns ``self``.
+
+        Examples
+        --------
+        >>> from conv1d import ReLU
+        >>> len(Sequential(ReLU()).append(ReLU()))
+        2
+        """
         (module,) = self._checked([module])
         setattr(self, str(len(self)), module)
         return self
 
-    def extend(self, modules: Iterable[Module]) -> Any:
-        """Add ``modules`` at the end; returns ``self``."""
+    def extend(self: _C, modules: Iterable[Module]) -> _C:
+        """Add ``modules`` at the end; returns ``self``.
+
+        Examples
+        --------
+        >>> from conv1d import ReLU, Tanh
+        >>> Sequential(ReLU()).extend([Tanh(), ReLU()])
+        Sequential(
+          (0): ReLU()
+          (1): Tanh()
+          (2): ReLU()
+        )
+        """
         self._renumber(list(self) + self._checked(modules))
         return self
 
     def insert(self, index: int, module: Module) -> None:
-        """Insert ``module`` before position ``index`` (as ``list.insert``)."""
+        """Insert ``module`` before position ``index`` (as ``list.insert``).
+
+        Examples
+        --------
+        >>> from conv1d import ReLU, Tanh
+        >>> net = Sequential(ReLU(), ReLU())
+        >>> net.insert(1, Tanh()); [type(m).__name__ for m in net]
+        ['ReLU', 'Tanh', 'ReLU']
+        """
         items = list(self)
         items.insert(index, *self._checked([module]))
         self._renumber(items)
@@ -653,20 +815,52 @@ class Sequential(_Container):
     """
 
     def forward(self, x: Any) -> Any:
+        """Each module's ``forward`` in turn, on the previous one's output.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d, ReLU
+        >>> net = Sequential(Conv1d(1, 4, 3, rng=0), ReLU())
+        >>> y = net(np.ones((2, 1, 10), np.float32))
+        >>> y.shape, bool((y >= 0).all())
+        ((2, 4, 8), True)
+        """
         for m in self:
             x = m(x)
         return x
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        """Each module's ``backward`` in reverse order; the gradient w.r.t. the stack's input.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d, ReLU
+        >>> net = Sequential(Conv1d(1, 4, 3, rng=0), ReLU())
+        >>> y = net(np.ones((2, 1, 10), np.float32))
+        >>> net.backward(np.ones_like(y)).shape, net[0].weight.grad.shape
+        ((2, 1, 10), (4, 1, 3))
+        """
         for m in reversed(list(self)):
             grad_output = m.backward(grad_output)
         return grad_output
 
-    def stream(self) -> Any:
+    def stream(self) -> Stream:
         """Stream the whole stack: a :class:`conv1d.stream.SequentialStream`.
 
         A subclass with a ``forward`` of its own streams as a user module
         (:class:`conv1d.graph_stream.ModuleStream`).
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d, ReLU
+        >>> net = Sequential(Conv1d(1, 2, 5, padding="same", rng=0), ReLU())
+        >>> s = net.stream()
+        >>> type(s).__name__, s.delay  # output j comes with input sample j + 2
+        ('SequentialStream', 2)
+        >>> x = np.random.default_rng(0).standard_normal((1, 1, 12), dtype=np.float32)
+        >>> y = np.concatenate([s(x[..., :5]), s(x[..., 5:]), s.flush()], axis=-1)
+        >>> np.allclose(y, net(x), atol=1e-6)
+        True
         """
         if type(self).forward is not Sequential.forward:
             from .graph_stream import ModuleStream

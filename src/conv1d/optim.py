@@ -87,6 +87,22 @@ class Optimizer:
         of the optimiser's options, which override ``defaults`` for that group.
     defaults : dict
         The optimiser's options (``lr`` and the rest), checked by the subclass.
+
+    Examples
+    --------
+    A subclass defines ``step`` (here plain gradient descent without options beyond ``lr``):
+
+    >>> class Descent(Optimizer):
+    ...     def __init__(self, params, lr):
+    ...         super().__init__(params, {"lr": lr})
+    ...     def step(self):
+    ...         for group in self.param_groups:
+    ...             for p in group["params"]:
+    ...                 if p.grad is not None:
+    ...                     p -= group["lr"] * p.grad
+    >>> p = Parameter(np.ones(2)); p.grad = np.full(2, 0.5)
+    >>> Descent([p], lr=0.1).step(); p.tolist()
+    [0.95, 0.95]
     """
 
     #: Options checked as numbers: name -> keyword arguments of :func:`check_number`.
@@ -167,7 +183,14 @@ class Optimizer:
                 p.grad = None
 
     def step(self) -> None:
-        """One update of every parameter that has a gradient."""
+        """One update of every parameter that has a gradient; subclasses define the rule.
+
+        Examples
+        --------
+        >>> p = Parameter(np.ones(2)); p.grad = np.ones(2)
+        >>> SGD([p], lr=0.5).step(); p.tolist()
+        [0.5, 0.5]
+        """
         raise NotImplementedError
 
     def _with_grads(self) -> Iterator[tuple[dict[str, Any], Parameter, np.ndarray, dict[str, Any]]]:

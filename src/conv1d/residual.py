@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .module import Module
+
+if TYPE_CHECKING:
+    from .graph_stream import ResidualStream
 
 __all__ = ["Residual", "time_axis"]
 
@@ -84,7 +87,22 @@ class Residual(Module):
         self._out_shape: tuple[int, ...] | None = None
 
     def forward(self, x: Any) -> Any:
-        """``body(x) + shortcut(x)``, remembering the output's shape for :meth:`backward`."""
+        """``body(x) + shortcut(x)``, remembering the output's shape for :meth:`backward`.
+
+        Raises
+        ------
+        ValueError
+            If the two branches' outputs differ in shape.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d import Conv1d
+        >>> block = Residual(Conv1d(2, 2, 3, padding=1, rng=0))
+        >>> x = np.ones((1, 2, 6), np.float32)
+        >>> np.allclose(block(x), block.body(x) + x)
+        True
+        """
         y = self.body(x)
         s = x if self.shortcut is None else self.shortcut(x)
         if np.shape(y) != np.shape(s):
@@ -98,7 +116,19 @@ class Residual(Module):
         return y + s
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """The input's gradient: ``body.backward(g) + shortcut.backward(g)`` (``g`` for identity)."""
+        """The input's gradient: ``body.backward(g) + shortcut.backward(g)`` (``g`` for identity).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d import Conv1d
+        >>> block = Residual(Conv1d(2, 2, 1, bias=False, rng=0))
+        >>> w = block.body.weight[:, :, 0]  # the 1x1 body is x -> w @ x
+        >>> y = block(np.ones((1, 2, 6), np.float32))
+        >>> gx = block.backward(np.ones_like(y))
+        >>> np.allclose(gx[0, :, 0], w.sum(axis=0) + 1)
+        True
+        """
         if self._out_shape is None:
             raise RuntimeError("Residual.backward called before forward")
         g = np.asarray(grad_output)
@@ -110,13 +140,24 @@ class Residual(Module):
         gx = self.body.backward(g)
         return gx + (g if self.shortcut is None else self.shortcut.backward(g))
 
-    def stream(self) -> Any:
+    def stream(self) -> ResidualStream:
         """Chunk-by-chunk inference equal to ``forward``: a :class:`conv1d.graph_stream.ResidualStream`.
 
         Raises
         ------
         TypeError, ValueError
             If a branch cannot stream (naming it), or the branches' strides differ.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from conv1d import Conv1d
+        >>> block = Residual(Conv1d(1, 1, 3, padding="causal", rng=0))
+        >>> s = block.stream()
+        >>> x = np.arange(8.0, dtype=np.float32).reshape(1, 1, 8)
+        >>> y = np.concatenate([s(x[..., :3]), s(x[..., 3:]), s.flush()], axis=-1)
+        >>> np.allclose(y, block(x))
+        True
         """
         from .graph_stream import ResidualStream
 

@@ -31,6 +31,15 @@ def as_int(name: str, value: Any, *, minimum: int) -> int:
         If ``value`` is not an int or a one-element tuple/list of int.
     ValueError
         If it is below ``minimum``.
+
+    Examples
+    --------
+    >>> as_int("stride", (2,), minimum=1)
+    2
+    >>> as_int("stride", 0, minimum=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: stride must be positive, got 0
     """
     v = value
     if isinstance(v, (tuple, list)):
@@ -62,7 +71,17 @@ def check_data_format(data_format: Any) -> str:
 
 
 def as_groups(groups: Any) -> int:
-    """``groups`` as a positive int (PyTorch takes no tuple here)."""
+    """``groups`` as a positive int (PyTorch takes no tuple here).
+
+    Examples
+    --------
+    >>> as_groups(4)
+    4
+    >>> as_groups((4,))
+    Traceback (most recent call last):
+    ...
+    TypeError: groups must be an int, got (4,)
+    """
     if isinstance(groups, (tuple, list)):
         raise TypeError(f"groups must be an int, got {groups!r}")
     return as_int("groups", groups, minimum=1)
@@ -74,6 +93,13 @@ def parse_padding(padding: Any, kernel_size: int, stride: int, dilation: int) ->
     Accepts what PyTorch accepts (an int, a 1-tuple, ``"valid"``, ``"same"``) plus two
     additions of ours: ``"causal"`` (all of ``dilation*(kernel_size-1)`` on the left, as in
     Keras) and an explicit ``(left, right)`` pair.
+
+    Examples
+    --------
+    >>> parse_padding("same", kernel_size=4, stride=1, dilation=1)  # the odd one on the right
+    (1, 2)
+    >>> parse_padding("causal", kernel_size=3, stride=1, dilation=2), parse_padding((3, 0), 3, 1, 1)
+    ((4, 0), (3, 0))
     """
     if isinstance(padding, str):
         if padding not in PADDING_STRINGS:
@@ -106,6 +132,12 @@ class ConvSpec:
 
     Attributes are plain ints (``pad_left``/``pad_right`` are the samples actually added on
     each side) and the padding mode string.
+
+    Examples
+    --------
+    >>> spec = ConvSpec.from_args(16, 33, 3, padding="causal", dilation=2)
+    >>> spec.pad_left, spec.pad_right, spec.span, spec.output_length(50)
+    (4, 0, 5, 50)
     """
 
     in_channels: int
@@ -130,7 +162,23 @@ class ConvSpec:
         groups: Any = 1,
         padding_mode: Any = "zeros",
     ) -> ConvSpec:
-        """Validate the layer's arguments (as ``torch.nn.Conv1d`` takes them) into a spec."""
+        """Validate the layer's arguments (as ``torch.nn.Conv1d`` takes them) into a spec.
+
+        Raises
+        ------
+        TypeError, ValueError
+            Naming the argument, the value given and what is allowed.
+
+        Examples
+        --------
+        >>> spec = ConvSpec.from_args(4, 8, (5,), padding=(3, 1))
+        >>> spec.kernel_size, spec.pad_left, spec.pad_right
+        (5, 3, 1)
+        >>> ConvSpec.from_args(4, 8, 5, groups=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: in_channels must be divisible by groups, got 4 and groups=3
+        """
         cin = as_int("in_channels", in_channels, minimum=1)
         cout = as_int("out_channels", out_channels, minimum=1)
         k = as_int("kernel_size", kernel_size, minimum=1)
@@ -152,11 +200,27 @@ class ConvSpec:
         return self.dilation * (self.kernel_size - 1) + 1
 
     def output_length(self, length: int) -> int:
-        """``L_out = floor((L + left + right - dilation*(K-1) - 1) / stride) + 1``."""
+        """``L_out = floor((L + left + right - dilation*(K-1) - 1) / stride) + 1``.
+
+        Examples
+        --------
+        >>> ConvSpec.from_args(16, 33, 3, stride=2).output_length(50)
+        24
+        """
         return (length + self.pad_left + self.pad_right - self.span) // self.stride + 1
 
     def check_length(self, length: int) -> None:
-        """Raise ``ValueError`` if a signal of ``length`` samples cannot be convolved."""
+        """Raise ``ValueError`` if a signal of ``length`` samples cannot be convolved.
+
+        Examples
+        --------
+        >>> spec = ConvSpec.from_args(1, 1, 3, padding=2, padding_mode="reflect")
+        >>> spec.check_length(3)
+        >>> spec.check_length(2)
+        Traceback (most recent call last):
+        ...
+        ValueError: padding_mode='reflect' needs padding < input length, got padding (2, 2) for length 2
+        """
         mode, left, right = self.padding_mode, self.pad_left, self.pad_right
         if mode == "reflect" and max(left, right) >= length:
             raise ValueError(

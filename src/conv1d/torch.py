@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import torch
@@ -32,6 +32,9 @@ __all__ = ["Conv1d", "ConvTranspose1d", "bench_torch_layer", "conv1d", "conv_tra
 #: The tensor dtypes the layer takes; each crosses to NumPy without a copy (bfloat16 as its
 #: bits, viewed as ml_dtypes' bfloat16). float16/bfloat16 are computed in float32.
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+
+#: ``torch.nn.Conv1d``'s padding modes (its constructor's type).
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
 
 def _check_tensor(name: str, t: Any) -> None:
@@ -48,6 +51,12 @@ def _check_tensor(name: str, t: Any) -> None:
         )
     if t.layout != torch.strided:
         raise TypeError(f"{name} must be a dense (strided) tensor, got layout {t.layout}")
+
+
+@overload
+def _to_numpy(t: torch.Tensor) -> np.ndarray: ...
+@overload
+def _to_numpy(t: torch.Tensor | None) -> np.ndarray | None: ...
 
 
 def _to_numpy(t: torch.Tensor | None) -> np.ndarray | None:
@@ -69,11 +78,17 @@ def _to_tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(a)
 
 
+def _to_tensor_or_none(a: np.ndarray | None) -> torch.Tensor | None:
+    return None if a is None else _to_tensor(a)
+
+
 class _Conv1dFunction(torch.autograd.Function):
     """Forward :func:`conv1d.functional.conv1d`, backward :func:`~conv1d.functional.conv1d_backward`."""
 
     @staticmethod
-    def forward(ctx, input, weight, bias, stride, padding, dilation, groups, padding_mode, algorithm):
+    def forward(ctx: Any, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                stride: Any, padding: Any, dilation: Any, groups: int, padding_mode: str,
+                algorithm: str) -> torch.Tensor:
         conf = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
                     padding_mode=padding_mode, algorithm=algorithm)
         y = F.conv1d(_to_numpy(input), _to_numpy(weight), _to_numpy(bias), **conf)
@@ -83,7 +98,7 @@ class _Conv1dFunction(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):
+    def backward(ctx, grad_output):  # pyright: ignore[reportIncompatibleMethodOverride]
         input, weight, bias = ctx.saved_tensors
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
         gx = gw = gb = None
@@ -91,9 +106,9 @@ class _Conv1dFunction(torch.autograd.Function):
             # conv1d_backward computes all three; autograd wants None where none is needed.
             grads = F.conv1d_backward(_to_numpy(grad_output), _to_numpy(input), _to_numpy(weight),
                                       _to_numpy(bias), **ctx.conf)
-            gx = _to_tensor(grads.input) if need_input else None
+            gx = _to_tensor_or_none(grads.input) if need_input else None
             gw = _to_tensor(grads.weight) if need_weight else None
-            gb = _to_tensor(grads.bias) if need_bias else None
+            gb = _to_tensor_or_none(grads.bias) if need_bias else None
         elif need_bias:
             # (N, C_out, L_out) -> (C_out,), or (C_out, L_out) -> (C_out,) unbatched.
             gb = grad_output.sum(dim=(0, 2) if grad_output.dim() == 3 else 1)
@@ -208,7 +223,7 @@ class Conv1d(torch.nn.Conv1d):
         dilation: int | tuple[int] = 1,
         groups: int = 1,
         bias: bool = True,
-        padding_mode: str = "zeros",
+        padding_mode: PaddingMode = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -219,10 +234,30 @@ class Conv1d(torch.nn.Conv1d):
         self.algorithm = _check_algorithm(algorithm)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        return conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                      self.groups, self.padding_mode, algorithm=self.algorithm)
+        """``torch.nn.Conv1d``'s forward, computed by :func:`conv1d` (autograd runs its backward).
+
+        Examples
+        --------
+        >>> m = Conv1d(2, 3, 5, padding=2, dtype=torch.float64)
+        >>> x = torch.randn(1, 2, 16, dtype=torch.float64)
+        >>> y = m(x)
+        >>> y.shape, bool(torch.allclose(y, torch.nn.Conv1d.forward(m, x)))
+        (torch.Size([1, 3, 16]), True)
+        """
+        # torch types these as tuple[int, ...]; a Conv1d's are 1-tuples (padding: or a string).
+        stride, dilation = cast("tuple[int]", self.stride), cast("tuple[int]", self.dilation)
+        padding = cast("str | tuple[int]", self.padding)
+        return conv1d(input, self.weight, self.bias, stride, padding, dilation, self.groups,
+                      self.padding_mode, algorithm=self.algorithm)
 
     def extra_repr(self) -> str:
+        """``torch.nn.Conv1d``'s, with ``algorithm`` when it is not ``"auto"``.
+
+        Examples
+        --------
+        >>> Conv1d(2, 3, 5, algorithm="direct")
+        Conv1d(2, 3, kernel_size=(5,), stride=(1,), algorithm='direct')
+        """
         s = super().extra_repr()
         return s if self.algorithm == "auto" else f"{s}, algorithm={self.algorithm!r}"
 
@@ -337,7 +372,7 @@ def bench_torch_layer(context: Any = None, *, steps: int | None = None, batch: i
     Returns
     -------
     list of str
-        Markdown lines, starting with a ``## `` heading.
+        Markdown lines, starting with a ``##`` heading.
     """
     from .bench.report import markdown_table, sig
     from .bench.suite import time_interleaved
@@ -406,8 +441,9 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
     """Forward :func:`conv1d.functional.conv_transpose1d`, backward its ``_backward``."""
 
     @staticmethod
-    def forward(ctx, input, weight, bias, stride, padding, output_padding, groups, dilation,
-                algorithm):
+    def forward(ctx: Any, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                stride: Any, padding: Any, output_padding: Any, groups: int, dilation: Any,
+                algorithm: str) -> torch.Tensor:
         conf = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
                     dilation=dilation, algorithm=algorithm)
         y = F.conv_transpose1d(_to_numpy(input), _to_numpy(weight), _to_numpy(bias), **conf)
@@ -417,16 +453,16 @@ class _ConvTranspose1dFunction(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):
+    def backward(ctx, grad_output):  # pyright: ignore[reportIncompatibleMethodOverride]
         input, weight, bias = ctx.saved_tensors
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
         gx = gw = gb = None
         if need_input or need_weight:
             grads = F.conv_transpose1d_backward(_to_numpy(grad_output), _to_numpy(input),
                                                 _to_numpy(weight), _to_numpy(bias), **ctx.conf)
-            gx = _to_tensor(grads.input) if need_input else None
+            gx = _to_tensor_or_none(grads.input) if need_input else None
             gw = _to_tensor(grads.weight) if need_weight else None
-            gb = _to_tensor(grads.bias) if need_bias else None
+            gb = _to_tensor_or_none(grads.bias) if need_bias else None
         elif need_bias:
             gb = grad_output.sum(dim=(0, 2) if grad_output.dim() == 3 else 1)
         return gx, gw, gb, None, None, None, None, None, None
@@ -499,7 +535,7 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
         groups: int = 1,
         bias: bool = True,
         dilation: int | tuple[int] = 1,
-        padding_mode: str = "zeros",
+        padding_mode: PaddingMode = "zeros",
         device: Any = None,
         dtype: Any = None,
         *,
@@ -510,16 +546,38 @@ class ConvTranspose1d(torch.nn.ConvTranspose1d):
         self.algorithm = _check_algorithm(algorithm)
 
     def forward(self, input: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        output_padding = self._output_padding(input, output_size, self.stride, self.padding,
-                                              self.kernel_size, 1, self.dilation)
-        return conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
-                                output_padding, self.groups, self.dilation,
+        """``torch.nn.ConvTranspose1d``'s forward, computed by :func:`conv_transpose1d`.
+
+        Examples
+        --------
+        >>> m = ConvTranspose1d(2, 3, 4, stride=2, dtype=torch.float64)
+        >>> x = torch.randn(1, 2, 8, dtype=torch.float64)
+        >>> y = m(x)
+        >>> y.shape, bool(torch.allclose(y, torch.nn.ConvTranspose1d.forward(m, x)))
+        (torch.Size([1, 3, 18]), True)
+        """
+        # torch types these as tuple[int, ...] and its helper as list[int]; all are 1-long.
+        stride, dilation = cast("tuple[int]", self.stride), cast("tuple[int]", self.dilation)
+        padding = cast("tuple[int]", self.padding)
+        output_padding = self._output_padding(input, output_size, list(stride), list(padding),
+                                              list(self.kernel_size), 1, list(dilation))
+        return conv_transpose1d(input, self.weight, self.bias, stride, padding,
+                                cast("tuple[int]", tuple(output_padding)), self.groups, dilation,
                                 algorithm=self.algorithm)
 
     def extra_repr(self) -> str:
+        """``torch.nn.ConvTranspose1d``'s, with ``algorithm`` when it is not ``"auto"``.
+
+        Examples
+        --------
+        >>> ConvTranspose1d(2, 3, 5, algorithm="direct")
+        ConvTranspose1d(2, 3, kernel_size=(5,), stride=(1,), algorithm='direct')
+        """
         s = super().extra_repr()
         return s if self.algorithm == "auto" else f"{s}, algorithm={self.algorithm!r}"
 
 
 #: What :func:`convert` replaces, by exact type.
-_REPLACEMENTS: dict[type, type] = {torch.nn.Conv1d: Conv1d, torch.nn.ConvTranspose1d: ConvTranspose1d}
+_REPLACEMENTS: dict[type[torch.nn.Module], type[Conv1d] | type[ConvTranspose1d]] = {
+    torch.nn.Conv1d: Conv1d, torch.nn.ConvTranspose1d: ConvTranspose1d,
+}

@@ -32,7 +32,7 @@ message), then calls it after the suite as ``function(context)`` with a
 :class:`Context` (thread count, repetitions, ``--quick``, the torch module or ``None``, the
 measured :class:`~conv1d.bench.roofline.Roofline`, and :meth:`Context.time` for interleaved
 timing). The function prints its own rows and returns the markdown lines to append to
-``BENCHMARKS.md``, starting with a ``## `` heading. Adding a section is one line here.
+``BENCHMARKS.md``, starting with a ``##`` heading. Adding a section is one line here.
 """
 
 from __future__ import annotations
@@ -190,7 +190,7 @@ def _set_threads(n: int, torch: ModuleType | None, stack: ExitStack) -> None:
     import conv1d
 
     try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+        from threadpoolctl import threadpool_limits
     except ImportError:
         pass
     else:  # every BLAS and OpenMP runtime loaded, torch's included

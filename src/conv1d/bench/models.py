@@ -70,7 +70,7 @@ def bench_models(context: Any) -> list[str]:
     Returns
     -------
     list of str
-        Markdown lines, starting with a ``## `` heading.
+        Markdown lines, starting with a ``##`` heading.
     """
     from .report import markdown_table, sig
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -109,6 +109,6 @@ def session(model: Any, threads: int) -> Callable[[np.ndarray], np.ndarray]:
                                 providers=["CPUExecutionProvider"])
 
     def run(x: np.ndarray) -> np.ndarray:
-        return sess.run(None, {"x": x})[0]
+        return cast(np.ndarray, sess.run(None, {"x": x})[0])  # the model has one dense output
 
     return run

@@ -92,6 +92,7 @@ class Result:
         return None if self.fma_flops is None else 100 * self.flops / self.conv1d[0] / self.fma_flops
 
     def row(self) -> list[str]:
+        """The case's cells in the report's table (times in ms, ``n/a`` where not measured)."""
         na = "n/a"
         ms = lambda t: sig(t * 1e3)  # noqa: E731
         opt = lambda v: na if v is None else sig(v)  # noqa: E731

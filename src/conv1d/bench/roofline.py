@@ -244,7 +244,7 @@ def versions(with_torch: bool = True, with_ort: bool = False) -> dict[str, str]:
         out["onnxruntime"] = _version("onnxruntime")
         out["onnx"] = _version("onnx")
     try:
-        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
+        from threadpoolctl import threadpool_info
     except ImportError:
         out["BLAS"] = "unknown (threadpoolctl not installed)"
         return out

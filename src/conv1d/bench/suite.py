@@ -24,7 +24,14 @@ PROG = "conv1d bench"
 
 @dataclass(frozen=True)
 class Case:
-    """One benchmark shape: the arguments of ``torch.nn.Conv1d`` plus the input's size."""
+    """One benchmark shape: the arguments of ``torch.nn.Conv1d`` plus the input's size.
+
+    Examples
+    --------
+    >>> case = Case("seed_example", 20, 16, 33, 3, 50, 2, 0, 1, 1, "zeros")
+    >>> case.output_length, case.kwargs["stride"]
+    (24, 2)
+    """
 
     name: str
     batch: int
@@ -46,11 +53,18 @@ class Case:
 
     @property
     def output_length(self) -> int:
+        """``L_out`` of the case (its padding is symmetric)."""
         span = self.dilation * (self.kernel_size - 1) + 1
         return (self.length + 2 * self.padding - span) // self.stride + 1
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        """Shapes of input ``x``, weight ``w``, bias ``b`` and output ``y``."""
+        """Shapes of input ``x``, weight ``w``, bias ``b`` and output ``y``.
+
+        Examples
+        --------
+        >>> Case("grouped", 8, 256, 256, 5, 4096, 2, 2, 1, 8, "zeros").shapes()
+        {'x': (8, 256, 4096), 'w': (256, 32, 5), 'b': (256,), 'y': (8, 256, 2048)}
+        """
         n, cin, cout = self.batch, self.in_channels, self.out_channels
         return {"x": (n, cin, self.length), "w": (cout, cin // self.groups, self.kernel_size),
                 "b": (cout,), "y": (n, cout, self.output_length)}
@@ -79,16 +93,25 @@ REPEAT, QUICK_REPEAT = 7, 3
 
 @dataclass(frozen=True)
 class Timing:
-    """Wall times in seconds of the timed repetitions of one function."""
+    """Wall times in seconds of the timed repetitions of one function.
+
+    Examples
+    --------
+    >>> t = Timing((0.3, 0.1, 0.2))
+    >>> t.median, t.minimum
+    (0.2, 0.1)
+    """
 
     times: tuple[float, ...]
 
     @property
     def median(self) -> float:
+        """The median time, seconds."""
         return statistics.median(self.times)
 
     @property
     def minimum(self) -> float:
+        """The fastest time, seconds."""
         return min(self.times)
 
 

@@ -45,11 +45,13 @@ class TransposeCase:
 
     @property
     def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``conv_transpose1d`` after the arrays."""
         return dict(stride=self.stride, padding=self.padding,
                     output_padding=self.output_padding, groups=self.groups)
 
     @property
     def spec(self) -> ConvTransposeSpec:
+        """The validated :class:`~conv1d.functional_transpose.ConvTransposeSpec`."""
         return ConvTransposeSpec.from_args(self.in_channels, self.out_channels, self.kernel_size,
                                            **self.kwargs)
 
@@ -149,7 +151,7 @@ def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: floa
     Returns
     -------
     list of str
-        Markdown lines, starting with a ``## `` heading.
+        Markdown lines, starting with a ``##`` heading.
     """
     from ..algorithms import choose
 
