@@ -1,0 +1,293 @@
+"""Native correlation: compiled, register-tiled C kernels (``conv1d._native_*``).
+
+Same contract as :mod:`conv1d.algorithms.reference` (pre-padded input), extended: this
+algorithm takes the *unpadded* input plus ``pad_left``/``pad_right`` for zero padding
+(``zero_pads=True``) and its kernels read zeros at the edges instead of a padded copy.
+
+* **Forward.** Dense and grouped layers run ``forward_dense`` (``src/conv1d/_native/forward.c``):
+  an ``OUT_BLOCK`` output channels x ``POS_VECS`` vectors of positions tile held in registers,
+  reading the input rows in place. Depthwise and few-outputs-per-group layers run
+  ``forward_rows`` (``depthwise.c``): one pass over input and output. Both fuse the bias.
+* **Gradients.** The native kernels of ``grad_input.c``/``grad_weight.c`` when built; until
+  then the GEMM algorithm's, on a padded copy.
+* **Instruction sets.** The same C is compiled for AVX-512, AVX2+FMA and a portable baseline
+  (``setup.py``); the best one the CPU supports is loaded. ``CONV1D_NATIVE=0`` in the
+  environment turns the native algorithm off (not registered), ``CONV1D_SIMD=avx512|avx2|baseline``
+  forces a level, and :func:`set_level` switches at run time.
+* **Threads.** Work is split over samples (or output positions / channels when the batch does
+  not divide evenly) into one share per :data:`conv1d.threads.workers` thread; the kernels
+  release the GIL. Small calls run inline.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .. import padding as _padding
+from .. import threads
+from . import Algorithm, Problem, gemm
+
+__all__ = ["ALGORITHM", "AVAILABLE", "LEVELS", "available_levels", "cost", "forward",
+           "get_level", "grad_input", "grad_weight", "set_level"]
+
+#: Instruction-set levels, best first, and the extension module compiled for each.
+LEVELS = ("avx512", "avx2", "baseline")
+_MODULES = {"avx512": "conv1d._native_avx512", "avx2": "conv1d._native_avx2",
+            "baseline": "conv1d._native_base"}
+#: What the CPU must support for each level (checked by the baseline module).
+_NEEDS = {"avx512": ("avx512f", "avx2", "fma"), "avx2": ("avx2", "fma"), "baseline": ()}
+
+
+def _load() -> dict[str, ModuleType]:
+    """The importable levels the CPU can run, best first ({} if native is off or not built)."""
+    if os.environ.get("CONV1D_NATIVE", "1").strip() == "0":
+        return {}
+    try:
+        base = importlib.import_module(_MODULES["baseline"])
+    except ImportError:
+        return {}
+    found: dict[str, ModuleType] = {}
+    for level in LEVELS:
+        if not all(base.cpu_supports(f) for f in _NEEDS[level]):
+            continue
+        try:
+            found[level] = base if level == "baseline" else importlib.import_module(_MODULES[level])
+        except ImportError:
+            continue
+    return found
+
+
+_LOADED = _load()
+#: Whether the native kernels are built and enabled (else no ``"native"`` registry entry).
+AVAILABLE = bool(_LOADED)
+_level: str | None = None
+_mod: Any = None
+
+
+def available_levels() -> tuple[str, ...]:
+    """The levels this build and CPU can run, best first (empty when native is off).
+
+    Examples
+    --------
+    >>> set(available_levels()) <= set(LEVELS)
+    True
+    """
+    return tuple(_LOADED)
+
+
+def get_level() -> str | None:
+    """The level the native algorithm runs at now (``None`` when native is off).
+
+    Examples
+    --------
+    >>> get_level() in (*LEVELS, None)
+    True
+    """
+    return _level
+
+
+def set_level(level: str | None = None) -> None:
+    """Run the native kernels at ``level`` (``None``: the best the CPU supports).
+
+    Parameters
+    ----------
+    level : {"avx512", "avx2", "baseline"} or None
+        Must be one of :func:`available_levels`.
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is not available on this build and CPU.
+
+    Examples
+    --------
+    >>> before = get_level()
+    >>> if "baseline" in available_levels():
+    ...     set_level("baseline")
+    ...     assert get_level() == "baseline"
+    >>> set_level(before)
+    """
+    global _level, _mod
+    if level is None:
+        level = next(iter(_LOADED), None)
+        if level is None:
+            return
+    if level not in _LOADED:
+        raise ValueError(f"level must be one of the available levels {available_levels()} "
+                         f"(of {LEVELS}), got {level!r}")
+    _level, _mod = level, _LOADED[level]
+    from . import choose  # the cost model may differ per level
+
+    choose.cache_clear()
+
+
+def _initial_level() -> None:
+    forced = os.environ.get("CONV1D_SIMD", "").strip().lower()
+    if forced and forced not in _LOADED:
+        warnings.warn(f"CONV1D_SIMD={forced!r} is not available here (available: "
+                      f"{available_levels()}); using the best level", RuntimeWarning, stacklevel=2)
+        forced = ""
+    if _LOADED:
+        global _level, _mod
+        _level = forced or next(iter(_LOADED))
+        _mod = _LOADED[_level]
+
+
+_initial_level()
+
+#: Below this many multiply-adds a call runs on the calling thread: handing shares to the
+#: pool costs ~50-100 us (two ThreadPoolExecutor round trips), ~2M multiply-adds at the
+#: kernels' ~40 GFLOP/s single-thread rate on small shapes.
+PARALLEL_MIN_MACS = 1 << 21
+
+
+def _lo(length: int, kernel: int, stride: int, dilation: int) -> int:
+    return (length - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _use_rows(og: int) -> bool:
+    """Few outputs per group: the register tile would be mostly zero rows, go row by row."""
+    return og * 2 <= _mod.OUT_BLOCK
+
+
+def _shares(n: int, other: int, align: int, macs: int) -> list[tuple[int, int, int, int]]:
+    """Split ``n`` samples x ``other`` (positions or channels) into one range per thread.
+
+    Samples when they divide evenly (or are many), else ``other`` in ``align``-sized steps.
+    """
+    parts = threads.workers if macs >= PARALLEL_MIN_MACS else 1
+    if parts <= 1:
+        return [(0, n, 0, other)]
+    if n % parts == 0 or n >= 4 * parts:
+        step = -(-n // parts)
+        return [(a, min(n, a + step), 0, other) for a in range(0, n, step)]
+    blocks = -(-other // align)
+    step = -(-blocks // parts) * align
+    return [(0, n, a, min(other, a + step)) for a in range(0, other, step)]
+
+
+def _check(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int,
+           pad_left: int, pad_right: int) -> None:
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"native: x and w must be 3-D, got shapes {x.shape} and {w.shape}")
+    if min(stride, dilation, groups) < 1 or min(pad_left, pad_right) < 0:
+        raise ValueError(f"native: stride, dilation, groups must be >= 1 and pads >= 0, got "
+                         f"{(stride, dilation, groups, pad_left, pad_right)}")
+    if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups or w.shape[2] < 1:
+        raise ValueError(f"native: x {x.shape} and w {w.shape} do not match groups={groups}")
+
+
+def forward(
+    x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int,
+    bias: np.ndarray | None = None, pad_left: int = 0, pad_right: int = 0,
+) -> np.ndarray:
+    _check(x, w, stride, dilation, groups, pad_left, pad_right)
+    dtype = np.result_type(x, w)
+    x = np.ascontiguousarray(x, dtype)  # no copy when already C-contiguous in dtype
+    n, c_in, length = x.shape
+    c_out, cg, kernel = w.shape
+    og = c_out // groups
+    lo = _lo(length + pad_left + pad_right, kernel, stride, dilation)
+    if lo < 0:
+        raise ValueError(f"native: kernel span {dilation * (kernel - 1) + 1} exceeds the padded "
+                         f"length {length + pad_left + pad_right}")
+    y = np.empty((n, c_out, lo), dtype)
+    if y.size == 0:
+        return y
+    b = None if bias is None else np.ascontiguousarray(bias, dtype)
+    dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
+    macs = n * c_out * cg * kernel * lo
+    mod = _mod
+    if _use_rows(og):
+        wc = np.ascontiguousarray(w, dtype)
+        shares = _shares(n, c_out, 1, macs)
+        threads.parallel_map(
+            lambda s: mod.forward_rows(x, wc, b, y, *dims, s[0], s[1], s[2], s[3], 0, lo), shares)
+        return y
+    ob = mod.OUT_BLOCK
+    nob = -(-og // ob)
+    # (C_out, cg, K) -> (G, nob, cg, K, OUT_BLOCK), zero rows past og: the tile's broadcasts
+    # then read consecutive weights.
+    wp = np.zeros((groups, nob * ob, cg, kernel), dtype)
+    wp[:, :og] = w.reshape(groups, og, cg, kernel)
+    wp = np.ascontiguousarray(wp.reshape(groups, nob, ob, cg, kernel).transpose(0, 1, 3, 4, 2))
+    shares = _shares(n, lo, mod.POS_VECS * mod.VEC_BYTES // dtype.itemsize, macs)
+    threads.parallel_map(
+        lambda s: mod.forward_dense(x, wp, b, y, *dims, s[0], s[1], s[2], s[3]), shares)
+    return y
+
+
+def grad_input(
+    gy: np.ndarray, w: np.ndarray, length: int, stride: int, dilation: int, groups: int,
+    pad_left: int = 0, pad_right: int = 0,
+) -> np.ndarray:
+    """Gradient with respect to the unpadded input of ``length`` samples."""
+    padded = length + pad_left + pad_right
+    gxp = gemm.grad_input(gy, w, padded, stride, dilation, groups)
+    return _padding.pad_backward(gxp, pad_left, pad_right, "zeros")
+
+
+def grad_weight(
+    gy: np.ndarray, x: np.ndarray, kernel: int, stride: int, dilation: int, groups: int,
+    pad_left: int = 0, pad_right: int = 0,
+) -> np.ndarray:
+    """Gradient with respect to the weight, ``x`` unpadded."""
+    xp = _padding.pad(x, pad_left, pad_right, "zeros")
+    return gemm.grad_weight(gy, xp, kernel, stride, dilation, groups)
+
+
+# ----------------------------------------------------------------------- cost model
+# Measured on the 2-core dev machine (AMD EPYC, AVX-512), float32, 2 threads.
+
+#: Dense-tile FLOP rate (2 threads): resnet1d_ecg-like shapes.
+DENSE_FLOPS = {"avx512": 150e9, "avx2": 90e9, "baseline": 50e9}
+#: Row-kernel FLOP rate (2 threads), depthwise shapes, on top of the memory time.
+ROWS_FLOPS = {"avx512": 60e9, "avx2": 40e9, "baseline": 20e9}
+#: Main-memory bytes per second for one read of the input and one write of a fresh output.
+BANDWIDTH = 12e9
+#: Per-call Python overhead (checks, weight packing, allocation): ~15 us.
+CALL_OVERHEAD_S = 15e-6
+#: float64 halves the lanes (and doubles the bytes).
+FLOAT64_FACTOR = 2.0
+
+
+def cost(problem: Problem) -> float:
+    """Estimated seconds for the forward pass of ``problem``.
+
+    Examples
+    --------
+    >>> from conv1d.algorithms import Problem
+    >>> cost(Problem(32, 128, 128, kernel_size=7, length=1006)) < 0.1
+    True
+    """
+    p = problem
+    level = _level or "baseline"
+    og = p.out_channels // p.groups
+    lo = max(p.output_length, 0)
+    item = 8 if p.dtype == "float64" else 4
+    io = p.batch * item * (p.in_channels * p.length + p.out_channels * lo)
+    if _mod is not None and _use_rows(og):
+        t = p.flops / ROWS_FLOPS[level]
+    else:
+        ob = _mod.OUT_BLOCK if _mod is not None else 8
+        useful = og / (-(-og // ob) * ob)
+        t = p.flops / (DENSE_FLOPS[level] * useful)
+    t += io / BANDWIDTH
+    if p.dtype == "float64":
+        t *= FLOAT64_FACTOR
+    return CALL_OVERHEAD_S + t
+
+
+def unsupported(problem: Problem) -> str | None:
+    """The native kernels run every configuration: ``None``."""
+    return None
+
+
+ALGORITHM = Algorithm("native", forward, grad_input, grad_weight, unsupported, cost,
+                      fuses_bias=True, zero_pads=True)
