@@ -1,25 +1,67 @@
-/* grad_weight kernels: placeholder until nativegrad's land (contract: kernels.h). Returning
- * nonzero tells the Python side to fall back to the gemm algorithm's grad_weight. */
+/* grad_weight: the gradient of the weight, register-tiled over (output channel, column).
+ *
+ * Contract: kernels.h (grad_weight_*). gw (C_out, C_in/groups, K): the rows o in [o0, o1)
+ * written fully, nothing else; gy (N, C_out, L_out) and x (N, C_in, L) unpadded read only:
+ *     gw[o, c, k] = sum_{n, t} gy[n, o, t] * x[n, g*cg + c, t*s + k*d - pad_left],
+ * x reading zero outside [0, L) (the padded input's zeros are multiplied, as the reference
+ * pads and then correlates; pad_right shows only in L_out).
+ *
+ * A column is one (c, k) pair: the x samples t*s + k*d - pad_left for consecutive t. With
+ * k*d = q_k*s + r_k they are x[(t + q_k)*s + r_k - pad_left], consecutive entries of the
+ * phase-r_k row of x, so a block of (samples, t) first copies, for a block of input channels,
+ * each phase row x[(t0 + u)*s + r - pad_left] into a stack strip (zeros outside [0, L): edge
+ * and strided blocks alike); every column is then a pointer into the strip. The micro-kernel
+ * holds OBT output channels x JT columns of vector accumulators, loads OBT gy vectors and JT
+ * column vectors per step and does OBT*JT FMAs, over the block's samples and positions (a few
+ * hundred terms per lane), then adds each accumulator's lane sum into gw: blocked
+ * accumulation, so float32 error stays near PyTorch's (issue 8). Threads split over output
+ * channels, each owning its gw rows.
+ * Memory: stack only (GW_STRIP_BYTES plus a few hundred bytes); no allocation.
+ */
+#include <string.h>
+
 #include "kernels.h"
 
-int grad_weight_f32(float *gw, const float *gy, const float *x, ptrdiff_t N, ptrdiff_t C_in,
-                    ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t L_out,
-                    ptrdiff_t stride, ptrdiff_t dilation, ptrdiff_t groups, ptrdiff_t pad_left,
-                    ptrdiff_t pad_right, ptrdiff_t o0, ptrdiff_t o1)
+/* Tile: 4 output channels x 6 columns (24 accumulators) with 32 vector registers, else 4 x 3. */
+#define GW_OB_MAX 4
+#if CONV1D_VEC_BYTES >= 64 || defined(__aarch64__)
+#define GW_REGS32 1
+#define GW_J_MAX 6
+#else
+#define GW_REGS32 0
+#define GW_J_MAX 3
+#endif
+/* Output positions per block and vector steps per sample block before the lane sums. */
+#define GW_TB 1024
+#define GW_STEPS 64
+#define GW_STRIP_BYTES (32 * 1024)
+
+static ptrdiff_t gw_gcd(ptrdiff_t a, ptrdiff_t b)
 {
-    (void)gw, (void)gy, (void)x, (void)N, (void)C_in, (void)L, (void)C_out, (void)K;
-    (void)L_out, (void)stride, (void)dilation, (void)groups, (void)pad_left, (void)pad_right;
-    (void)o0, (void)o1;
-    return 1;
+    while (b) {
+        ptrdiff_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
 }
 
-int grad_weight_f64(double *gw, const double *gy, const double *x, ptrdiff_t N,
-                    ptrdiff_t C_in, ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t L_out,
-                    ptrdiff_t stride, ptrdiff_t dilation, ptrdiff_t groups, ptrdiff_t pad_left,
-                    ptrdiff_t pad_right, ptrdiff_t o0, ptrdiff_t o1)
-{
-    (void)gw, (void)gy, (void)x, (void)N, (void)C_in, (void)L, (void)C_out, (void)K;
-    (void)L_out, (void)stride, (void)dilation, (void)groups, (void)pad_left, (void)pad_right;
-    (void)o0, (void)o1;
-    return 1;
-}
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define NAME(f) CAT(f, SUFFIX)
+
+#define T float
+#define V vf32
+#define LN LANES_F32
+#define SUFFIX f32
+#include "grad_weight_impl.h"
+#undef T
+#undef V
+#undef LN
+#undef SUFFIX
+
+#define T double
+#define V vf64
+#define LN LANES_F64
+#define SUFFIX f64
+#include "grad_weight_impl.h"

@@ -1,0 +1,253 @@
+/* Body of grad_input.c for one dtype: T (scalar), V (vector), LN (lanes), NAME(f) (suffixed
+ * name). Included once per dtype; the algorithm is described in grad_input.c. */
+
+static inline V NAME(gi_load_)(const T *p)
+{
+    V v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void NAME(gi_store_)(T *p, V v) { memcpy(p, &v, sizeof v); }
+
+/* The register tile. For c < CBT, v < JVT, lane < LN:
+ *   tmp[c*ts + v*LN + lane] += sum_{o < no} sum_{k = kf, kf + ks, ... < K}
+ *                              w[o*wos + c*K + k] * src[o*rs - q_k + v*LN + lane],
+ * q_k = qf + (k - kf) / ks * qs. Register partials go into tmp every OFLUSH channels o. */
+static inline __attribute__((always_inline)) void NAME(gi_tile_)(
+    const T *src, ptrdiff_t rs, ptrdiff_t no, const T *w, ptrdiff_t wos, ptrdiff_t K,
+    ptrdiff_t kf, ptrdiff_t ks, ptrdiff_t qf, ptrdiff_t qs, T *tmp, ptrdiff_t ts, const int CBT,
+    const int JVT)
+{
+    for (ptrdiff_t oa = 0; oa < no; oa += OFLUSH) {
+        const ptrdiff_t ob = (no - oa < OFLUSH) ? no : oa + OFLUSH;
+        V acc[GI_CB_MAX][GI_JV_MAX];
+#pragma GCC unroll 8
+        for (int c = 0; c < CBT; c++)
+#pragma GCC unroll 12
+            for (int v = 0; v < JVT; v++) acc[c][v] = (V){0};
+        for (ptrdiff_t o = oa; o < ob; o++) {
+            const T *so = src + o * rs;
+            const T *wo = w + o * wos;
+            for (ptrdiff_t k = kf, q = qf; k < K; k += ks, q += qs) {
+                V xv[GI_JV_MAX];
+#pragma GCC unroll 12
+                for (int v = 0; v < JVT; v++) xv[v] = NAME(gi_load_)(so - q + v * LN);
+#pragma GCC unroll 8
+                for (int c = 0; c < CBT; c++) {
+                    const V wv = (V){0} + wo[c * K + k];
+#pragma GCC unroll 12
+                    for (int v = 0; v < JVT; v++) acc[c][v] += wv * xv[v];
+                }
+            }
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < CBT; c++)
+#pragma GCC unroll 12
+            for (int v = 0; v < JVT; v++) {
+                T *tp = tmp + c * ts + v * LN;
+                NAME(gi_store_)(tp, NAME(gi_load_)(tp) + acc[c][v]);
+            }
+    }
+}
+
+#define GI_ARGS src, rs, no, w, wos, K, kf, ks, qf, qs, tmp, ts
+#define GI_CASE(a, b)                           \
+    case (a) * 100 + (b):                       \
+        NAME(gi_tile_)(GI_ARGS, (a), (b));      \
+        break;
+
+/* The tile for (cbt, jv), with constant sizes so that the accumulators live in registers. */
+static void NAME(gi_tile_run_)(int cbt, int jv, const T *src, ptrdiff_t rs, ptrdiff_t no,
+                               const T *w, ptrdiff_t wos, ptrdiff_t K, ptrdiff_t kf,
+                               ptrdiff_t ks, ptrdiff_t qf, ptrdiff_t qs, T *tmp, ptrdiff_t ts)
+{
+    switch (cbt * 100 + jv) {
+#if GI_REGS32
+        GI_CASE(8, 3) GI_CASE(4, 3) GI_CASE(2, 3) GI_CASE(1, 3)
+        GI_CASE(4, 6) GI_CASE(2, 6) GI_CASE(1, 6)
+        GI_CASE(2, 8) GI_CASE(1, 8)
+        GI_CASE(1, 12)
+#else
+        GI_CASE(4, 3) GI_CASE(2, 3) GI_CASE(1, 3)
+        GI_CASE(2, 4) GI_CASE(1, 4)
+        GI_CASE(1, 6)
+#endif
+    default:
+        break;
+    }
+}
+#undef GI_CASE
+#undef GI_ARGS
+
+/* Exact scalar path: only the products that exist (the reference's NaN pattern). */
+static void NAME(gi_scalar_)(T *gx, const T *gy, const T *w, ptrdiff_t C_in, ptrdiff_t L,
+                             ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t L_out, ptrdiff_t s,
+                             ptrdiff_t d, ptrdiff_t groups, ptrdiff_t pl, ptrdiff_t n0,
+                             ptrdiff_t n1)
+{
+    const ptrdiff_t cg = C_in / groups, og = C_out / groups;
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        memset(gx + n * C_in * L, 0, (size_t)(C_in * L) * sizeof(T));
+        for (ptrdiff_t o = 0; o < C_out; o++) {
+            const T *gyo = gy + (n * C_out + o) * L_out;
+            const ptrdiff_t g = o / og;
+            for (ptrdiff_t c = 0; c < cg; c++) {
+                T *gxc = gx + (n * C_in + g * cg + c) * L;
+                const T *wc = w + (o * cg + c) * K;
+                for (ptrdiff_t k = 0; k < K; k++) {
+                    /* t such that 0 <= i = t*s + k*d - pl < L */
+                    const ptrdiff_t off = k * d - pl;
+                    ptrdiff_t t = off >= 0 ? 0 : (-off + s - 1) / s;
+                    for (ptrdiff_t i = t * s + off; t < L_out && i < L; t++, i += s)
+                        gxc[i] += wc[k] * gyo[t];
+                }
+            }
+        }
+    }
+}
+
+int NAME(grad_input_)(T *gx, const T *gy, const T *w, ptrdiff_t N, ptrdiff_t C_in, ptrdiff_t L,
+                      ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t L_out, ptrdiff_t s, ptrdiff_t d,
+                      ptrdiff_t groups, ptrdiff_t pl, ptrdiff_t n0, ptrdiff_t n1)
+{
+    (void)N;
+    if (n0 >= n1 || C_in == 0 || L == 0) return 0;
+    const ptrdiff_t cg = C_in / groups, og = C_out / groups;
+    if (L_out <= 0 || og == 0 || K == 0) {
+        memset(gx + n0 * C_in * L, 0, (size_t)((n1 - n0) * C_in * L) * sizeof(T));
+        return 0;
+    }
+    /* Tile shape from the channels per group; remainders use fewer channels, same width. */
+    int cbm, jv;
+#if GI_REGS32
+    if (cg >= 8) cbm = 8, jv = 3;
+    else if (cg >= 4) cbm = 4, jv = 6;
+    else if (cg >= 2) cbm = 2, jv = 8;
+    else cbm = 1, jv = 12;
+#else
+    if (cg >= 4) cbm = 4, jv = 3;
+    else if (cg >= 2) cbm = 2, jv = 4;
+    else cbm = 1, jv = 6;
+#endif
+    const ptrdiff_t W = (ptrdiff_t)jv * LN;              /* positions J per tile */
+    const ptrdiff_t SP = s <= GI_MAX_PHASES ? s : 1;     /* phases held in tmp */
+    const ptrdiff_t Js = pl / s, Je = (pl + L - 1) / s + 1; /* blocks cover p in [pl, pl+L) */
+    ptrdiff_t m = GI_POSITIONS / (SP * W);
+    if (m < 1) m = 1;
+    ptrdiff_t TB = m * W;
+    const ptrdiff_t span = (Je - Js + W - 1) / W * W;
+    if (TB > span) TB = span;
+    const ptrdiff_t qmax = (K - 1) * d / s;
+    const ptrdiff_t SW = TB + qmax; /* strip row: gy[t] for t in [Jb - qmax, Jb + TB) */
+    int finite = 1;
+    for (ptrdiff_t e = 0; e < C_out * cg * K; e++) finite &= (w[e] - w[e] == 0);
+    if (!finite || SW > (ptrdiff_t)(GI_STRIP_BYTES / sizeof(T))) {
+        NAME(gi_scalar_)(gx, gy, w, C_in, L, C_out, K, L_out, s, d, groups, pl, n0, n1);
+        return 0;
+    }
+    const ptrdiff_t oblk_max = (ptrdiff_t)(GI_STRIP_BYTES / sizeof(T)) / SW;
+    const ptrdiff_t ks = s / gi_gcd(s, d), qs = ks * d / s; /* taps of one phase: k += ks */
+    const ptrdiff_t nph = K < ks ? K : ks;                  /* phases that have taps */
+    T strip[GI_STRIP_BYTES / sizeof(T)];
+    T tmp[GI_TMP_ELEMS];
+    for (ptrdiff_t n = n0; n < n1; n++) {
+        for (ptrdiff_t g = 0; g < groups; g++) {
+            const T *gyg = gy + (n * C_out + g * og) * L_out;
+            T *gxg = gx + (n * C_in + g * cg) * L;
+            const T *wg = w + g * og * cg * K;
+            for (ptrdiff_t Jb = Js; Jb < Je; Jb += TB) {
+                /* input positions i of this block */
+                ptrdiff_t ilo = Jb * s - pl, ihi = (Jb + TB) * s - pl;
+                if (ilo < 0) ilo = 0;
+                if (ihi > L) ihi = L;
+                const int direct = Jb - qmax >= 0 && Jb + TB <= L_out;
+                const ptrdiff_t oblk = direct ? og : (og < oblk_max ? og : oblk_max);
+                for (ptrdiff_t o0 = 0; o0 < og; o0 += oblk) {
+                    const ptrdiff_t no = (og - o0 < oblk) ? og - o0 : oblk;
+                    const T *src;
+                    ptrdiff_t rs;
+                    if (direct) {
+                        src = gyg + o0 * L_out + Jb;
+                        rs = L_out;
+                    } else {
+                        /* strip[o][u] = gy[t = Jb - qmax + u], zeros outside [0, L_out) */
+                        const ptrdiff_t t0 = Jb - qmax;
+                        ptrdiff_t ua = -t0, ub = L_out - t0;
+                        if (ua < 0) ua = 0;
+                        if (ub > SW) ub = SW;
+                        for (ptrdiff_t o = 0; o < no; o++) {
+                            T *row = strip + o * SW;
+                            const T *gyo = gyg + (o0 + o) * L_out;
+                            if (ub <= ua) {
+                                memset(row, 0, (size_t)SW * sizeof(T));
+                                continue;
+                            }
+                            memset(row, 0, (size_t)ua * sizeof(T));
+                            memcpy(row + ua, gyo + t0 + ua, (size_t)(ub - ua) * sizeof(T));
+                            memset(row + ub, 0, (size_t)(SW - ub) * sizeof(T));
+                        }
+                        src = strip + qmax;
+                        rs = SW;
+                    }
+                    const int first = o0 == 0;
+                    int cbt;
+                    for (ptrdiff_t c0 = 0; c0 < cg; c0 += cbt) {
+                        cbt = cbm;
+                        while (cbt > cg - c0) cbt >>= 1;
+                        const T *wc = wg + (o0 * cg + c0) * K;
+                        T *gxc = gxg + c0 * L;
+                        const ptrdiff_t ts = SP * TB; /* tmp: (cbt, SP, TB) */
+                        if (SP == s) {
+                            memset(tmp, 0, (size_t)(cbt * ts) * sizeof(T));
+                            for (ptrdiff_t kf = 0; kf < nph; kf++) {
+                                const ptrdiff_t r = kf * d % s, qf = kf * d / s;
+                                for (ptrdiff_t j = 0; j < TB; j += W)
+                                    NAME(gi_tile_run_)(cbt, jv, src + j, rs, no, wc, cg * K, K,
+                                                       kf, ks, qf, qs, tmp + r * TB + j, ts);
+                            }
+                            /* (cbt, s, TB) -> gx rows: i = (Jb + j)*s + r - pl */
+                            for (int c = 0; c < cbt; c++) {
+                                T *row = gxc + c * L;
+                                const T *tc = tmp + c * ts;
+                                if (s == 1) {
+                                    const T *tp = tc + pl - Jb;
+                                    if (first)
+                                        memcpy(row + ilo, tp + ilo, (size_t)(ihi - ilo) * sizeof(T));
+                                    else
+                                        for (ptrdiff_t i = ilo; i < ihi; i++) row[i] += tp[i];
+                                    continue;
+                                }
+                                for (ptrdiff_t i = ilo; i < ihi; i++) {
+                                    const ptrdiff_t p = i + pl - Jb * s;
+                                    const T v = tc[(p % s) * TB + p / s];
+                                    row[i] = first ? v : row[i] + v;
+                                }
+                            }
+                        } else {
+                            /* large stride: one phase at a time, written with stride s */
+                            if (first)
+                                for (int c = 0; c < cbt; c++)
+                                    memset(gxc + c * L + ilo, 0, (size_t)(ihi - ilo) * sizeof(T));
+                            for (ptrdiff_t kf = 0; kf < nph; kf++) {
+                                const ptrdiff_t r = kf * d % s, qf = kf * d / s;
+                                memset(tmp, 0, (size_t)(cbt * ts) * sizeof(T));
+                                for (ptrdiff_t j = 0; j < TB; j += W)
+                                    NAME(gi_tile_run_)(cbt, jv, src + j, rs, no, wc, cg * K, K,
+                                                       kf, ks, qf, qs, tmp + j, ts);
+                                for (int c = 0; c < cbt; c++) {
+                                    T *row = gxc + c * L;
+                                    for (ptrdiff_t j = 0; j < TB; j++) {
+                                        const ptrdiff_t i = (Jb + j) * s + r - pl;
+                                        if (i >= ilo && i < ihi) row[i] += tmp[c * ts + j];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}

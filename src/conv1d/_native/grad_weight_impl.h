@@ -1,0 +1,213 @@
+/* Body of grad_weight.c for one dtype: T (scalar), V (vector), LN (lanes), NAME(f) (suffixed
+ * name). Included once per dtype; the algorithm is described in grad_weight.c. */
+
+static inline V NAME(gw_load_)(const T *p)
+{
+    V v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The first n < LN items at p, zeros after them. */
+static inline V NAME(gw_load_part_)(const T *p, ptrdiff_t n)
+{
+    T buf[LN] = {0};
+    memcpy(buf, p, (size_t)n * sizeof(T));
+    return NAME(gw_load_)(buf);
+}
+
+static inline double NAME(gw_hsum_)(V v)
+{
+    T b[LN];
+    memcpy(b, &v, sizeof v);
+    double s = 0;
+    for (int i = 0; i < LN; i++) s += b[i];
+    return s;
+}
+
+/* The register tile. For o < OBT, j < JT:
+ *   out[o*gwo + cidx[j]] += sum_{b < nb} sum_{u < nv*LN + tail}
+ *                           g[o*gos + b*gs + u] * cp[j][b*cs + u]. */
+static inline __attribute__((always_inline)) void NAME(gw_tile_)(
+    const T *g, ptrdiff_t gos, ptrdiff_t gs, const T *const *cp, ptrdiff_t cs, ptrdiff_t nb,
+    ptrdiff_t nv, ptrdiff_t tail, T *out, ptrdiff_t gwo, const ptrdiff_t *cidx, const int OBT,
+    const int JT)
+{
+    V acc[GW_OB_MAX][GW_J_MAX];
+#pragma GCC unroll 4
+    for (int o = 0; o < OBT; o++)
+#pragma GCC unroll 6
+        for (int j = 0; j < JT; j++) acc[o][j] = (V){0};
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        const T *gb = g + b * gs;
+        const T *cb[GW_J_MAX];
+#pragma GCC unroll 6
+        for (int j = 0; j < JT; j++) cb[j] = cp[j] + b * cs;
+        for (ptrdiff_t u = 0; u < nv * LN; u += LN) {
+            V cv[GW_J_MAX];
+#pragma GCC unroll 6
+            for (int j = 0; j < JT; j++) cv[j] = NAME(gw_load_)(cb[j] + u);
+#pragma GCC unroll 4
+            for (int o = 0; o < OBT; o++) {
+                const V gv = NAME(gw_load_)(gb + o * gos + u);
+#pragma GCC unroll 6
+                for (int j = 0; j < JT; j++) acc[o][j] += gv * cv[j];
+            }
+        }
+        if (tail) {
+            const ptrdiff_t u = nv * LN;
+            V cv[GW_J_MAX];
+#pragma GCC unroll 6
+            for (int j = 0; j < JT; j++) cv[j] = NAME(gw_load_part_)(cb[j] + u, tail);
+#pragma GCC unroll 4
+            for (int o = 0; o < OBT; o++) {
+                const V gv = NAME(gw_load_part_)(gb + o * gos + u, tail);
+#pragma GCC unroll 6
+                for (int j = 0; j < JT; j++) acc[o][j] += gv * cv[j];
+            }
+        }
+    }
+    for (int o = 0; o < OBT; o++)
+        for (int j = 0; j < JT; j++) out[o * gwo + cidx[j]] += (T)NAME(gw_hsum_)(acc[o][j]);
+}
+
+#define GW_ARGS g, gos, gs, cp, cs, nb, nv, tail, out, gwo, cidx
+#define GW_CASE(a, b)                           \
+    case (a) * 100 + (b):                       \
+        NAME(gw_tile_)(GW_ARGS, (a), (b));      \
+        break;
+#if GW_REGS32
+#define GW_ROW(a) GW_CASE(a, 1) GW_CASE(a, 2) GW_CASE(a, 3) GW_CASE(a, 4) GW_CASE(a, 5) GW_CASE(a, 6)
+#else
+#define GW_ROW(a) GW_CASE(a, 1) GW_CASE(a, 2) GW_CASE(a, 3)
+#endif
+
+/* The tile for (obt, jt), with constant sizes so that the accumulators live in registers. */
+static void NAME(gw_tile_run_)(int obt, int jt, const T *g, ptrdiff_t gos, ptrdiff_t gs,
+                               const T *const *cp, ptrdiff_t cs, ptrdiff_t nb, ptrdiff_t nv,
+                               ptrdiff_t tail, T *out, ptrdiff_t gwo, const ptrdiff_t *cidx)
+{
+    switch (obt * 100 + jt) {
+        GW_ROW(1) GW_ROW(2) GW_ROW(3) GW_ROW(4)
+    default:
+        break;
+    }
+}
+#undef GW_ROW
+#undef GW_CASE
+#undef GW_ARGS
+
+/* Plain loops, for windows too wide for the strip (enormous dilation). */
+static void NAME(gw_scalar_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_in,
+                             ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t L_out,
+                             ptrdiff_t s, ptrdiff_t d, ptrdiff_t groups, ptrdiff_t pl,
+                             ptrdiff_t o0, ptrdiff_t o1)
+{
+    const ptrdiff_t cg = C_in / groups, og = C_out / groups;
+    for (ptrdiff_t o = o0; o < o1; o++) {
+        const ptrdiff_t g = o / og;
+        for (ptrdiff_t c = 0; c < cg; c++)
+            for (ptrdiff_t k = 0; k < K; k++) {
+                double acc = 0;
+                for (ptrdiff_t n = 0; n < N; n++) {
+                    const T *gyo = gy + (n * C_out + o) * L_out;
+                    const T *xc = x + (n * C_in + g * cg + c) * L;
+                    T part = 0;
+                    for (ptrdiff_t t = 0, i = k * d - pl; t < L_out; t++, i += s)
+                        part += gyo[t] * ((i >= 0 && i < L) ? xc[i] : (T)0);
+                    acc += part;
+                }
+                gw[(o * cg + c) * K + k] = (T)acc;
+            }
+    }
+}
+
+/* strip[u] = row[base + u*s] for u < n, zeros where the index is outside [0, L). */
+static void NAME(gw_gather_)(T *strip, const T *row, ptrdiff_t L, ptrdiff_t base, ptrdiff_t s,
+                             ptrdiff_t n)
+{
+    ptrdiff_t ua = base >= 0 ? 0 : (-base + s - 1) / s;
+    ptrdiff_t ub = base < L ? (L - base + s - 1) / s : 0;
+    if (ua > n) ua = n;
+    if (ub > n) ub = n;
+    if (ub < ua) ub = ua;
+    memset(strip, 0, (size_t)ua * sizeof(T));
+    if (s == 1) {
+        memcpy(strip + ua, row + base + ua, (size_t)(ub - ua) * sizeof(T));
+    } else {
+        const T *src = row + base;
+        for (ptrdiff_t u = ua; u < ub; u++) strip[u] = src[u * s];
+    }
+    memset(strip + ub, 0, (size_t)(n - ub) * sizeof(T));
+}
+
+int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_in, ptrdiff_t L,
+                       ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t L_out, ptrdiff_t s, ptrdiff_t d,
+                       ptrdiff_t groups, ptrdiff_t pl, ptrdiff_t pr, ptrdiff_t o0, ptrdiff_t o1)
+{
+    (void)pr;
+    const ptrdiff_t cg = C_in / groups, og = C_out / groups;
+    if (o0 >= o1) return 0;
+    memset(gw + o0 * cg * K, 0, (size_t)((o1 - o0) * cg * K) * sizeof(T));
+    if (N == 0 || L_out <= 0 || cg == 0 || K == 0) return 0;
+    const ptrdiff_t ks = s / gw_gcd(s, d);  /* taps k and k + ks share a phase */
+    const ptrdiff_t nph = K < ks ? K : ks;   /* phase rows per channel */
+    const ptrdiff_t qmax = (K - 1) * d / s;
+    const ptrdiff_t cap = (ptrdiff_t)(GW_STRIP_BYTES / sizeof(T));
+    ptrdiff_t TB = L_out < GW_TB ? L_out : GW_TB;
+    ptrdiff_t tbv = (TB + LN - 1) / LN * LN;
+    while (nph * (tbv + qmax) > cap && TB > LN) {
+        TB = (TB + 1) / 2;
+        tbv = (TB + LN - 1) / LN * LN;
+    }
+    const ptrdiff_t SWw = tbv + qmax;  /* strip row: u < tbv plus the taps' offsets */
+    const ptrdiff_t per = nph * SWw;   /* strip items per (sample, channel) */
+    if (per > cap) {
+        NAME(gw_scalar_)(gw, gy, x, N, C_in, L, C_out, K, L_out, s, d, groups, pl, o0, o1);
+        return 0;
+    }
+    ptrdiff_t NB = (GW_STEPS + tbv / LN - 1) / (tbv / LN);
+    if (NB > N) NB = N;
+    if (NB > cap / per) NB = cap / per;
+    if (NB < 1) NB = 1;
+    ptrdiff_t CB = cap / (NB * per);
+    if (CB > cg) CB = cg;
+    T strip[GW_STRIP_BYTES / sizeof(T)];
+    const T *cp[GW_J_MAX];
+    ptrdiff_t cidx[GW_J_MAX];
+    for (ptrdiff_t g = o0 / og; g < groups && g * og < o1; g++) {
+        const ptrdiff_t oa = (o0 > g * og ? o0 : g * og), ob = (o1 < (g + 1) * og ? o1 : (g + 1) * og);
+        for (ptrdiff_t c0 = 0; c0 < cg; c0 += CB) {
+            const ptrdiff_t nc = (cg - c0 < CB) ? cg - c0 : CB, ncol = nc * K;
+            for (ptrdiff_t nb0 = 0; nb0 < N; nb0 += NB) {
+                const ptrdiff_t nb = (N - nb0 < NB) ? N - nb0 : NB;
+                const ptrdiff_t cs = nc * per; /* strip: (nb, nc, nph, SWw) */
+                for (ptrdiff_t t0 = 0; t0 < L_out; t0 += TB) {
+                    const ptrdiff_t tb = (L_out - t0 < TB) ? L_out - t0 : TB;
+                    for (ptrdiff_t b = 0; b < nb; b++)
+                        for (ptrdiff_t c = 0; c < nc; c++) {
+                            const T *row = x + ((nb0 + b) * C_in + g * cg + c0 + c) * L;
+                            for (ptrdiff_t sl = 0; sl < nph; sl++)
+                                NAME(gw_gather_)(strip + b * cs + (c * nph + sl) * SWw, row, L,
+                                                 t0 * s + sl * d % s - pl, s, SWw);
+                        }
+                    for (ptrdiff_t j0 = 0; j0 < ncol; j0 += GW_J_MAX) {
+                        const int jt = (int)((ncol - j0 < GW_J_MAX) ? ncol - j0 : GW_J_MAX);
+                        for (int j = 0; j < jt; j++) {
+                            const ptrdiff_t c = (j0 + j) / K, k = (j0 + j) % K;
+                            cp[j] = strip + (c * nph + k % ks) * SWw + k * d / s;
+                            cidx[j] = (c0 + c) * K + k;
+                        }
+                        for (ptrdiff_t ot = oa; ot < ob; ot += GW_OB_MAX) {
+                            const int obt = (int)((ob - ot < GW_OB_MAX) ? ob - ot : GW_OB_MAX);
+                            NAME(gw_tile_run_)(obt, jt, gy + (nb0 * C_out + ot) * L_out + t0,
+                                               L_out, C_out * L_out, cp, cs, nb, tb / LN,
+                                               tb % LN, gw + ot * cg * K, cg * K, cidx);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return 0;
+}
