@@ -17,18 +17,24 @@
 
 #define OB CONV1D_OUT_BLOCK
 #define NV CONV1D_POS_VECS
-#define CB CONV1D_CHANNEL_BLOCK
 
 #ifndef CONV1D_INPLACE
 #define CONV1D_INPLACE 1
 #endif
+
+/* Input channels per register partial: as many as keep it within CONV1D_BLOCK_TERMS products
+ * (all K taps each), at least one: 128 channels for pointwise layers, 18 for K = 7. */
+static ptrdiff_t channel_block(ptrdiff_t K)
+{
+    return K < CONV1D_BLOCK_TERMS ? CONV1D_BLOCK_TERMS / K : 1;
+}
 
 size_t forward_dense_scratch(ptrdiff_t K, ptrdiff_t stride, ptrdiff_t dilation, int itemsize)
 {
     const ptrdiff_t span = (K - 1) * dilation + 1, P = NV * (CONV1D_VEC_BYTES / itemsize);
     const ptrdiff_t nph = stride < span ? stride : span;
     const ptrdiff_t J = P + (K - 1) * dilation / stride;
-    return 2 * (size_t)K * sizeof(ptrdiff_t) + (size_t)(CB * nph * J) * (size_t)itemsize;
+    return 2 * (size_t)K * sizeof(ptrdiff_t) + (size_t)(channel_block(K) * nph * J) * (size_t)itemsize;
 }
 
 #define CAT_(a, b) a##b

@@ -62,6 +62,26 @@ static inline void NAME(tile_)(const T *xb, ptrdiff_t cs, const ptrdiff_t *koff,
     }
 }
 
+/* dst[j] = row[pos0 + j*stride] for j < J, zero where that is outside [0, L). */
+static inline void NAME(gather_)(T *dst, const T *row, ptrdiff_t L, ptrdiff_t pos0,
+                                 ptrdiff_t stride, ptrdiff_t J)
+{
+    /* valid j: 0 <= pos0 + j*stride < L */
+    ptrdiff_t ja = pos0 >= 0 ? 0 : (-pos0 + stride - 1) / stride;
+    ptrdiff_t jb = pos0 >= L ? 0 : (L - pos0 + stride - 1) / stride;
+    if (ja > J) ja = J;
+    if (jb > J) jb = J;
+    if (jb < ja) jb = ja;
+    for (ptrdiff_t j = 0; j < ja; j++) dst[j] = 0;
+    if (stride == 1) {
+        if (jb > ja) memcpy(dst + ja, row + pos0 + ja, (size_t)(jb - ja) * sizeof(T));
+    } else {
+        const T *src = row + pos0 + ja * stride;
+        for (ptrdiff_t j = ja; j < jb; j++, src += stride) dst[j] = *src;
+    }
+    for (ptrdiff_t j = jb; j < J; j++) dst[j] = 0;
+}
+
 void NAME(forward_dense_)(const T *x, const T *wp, const T *bias, T *y, ptrdiff_t N,
                           ptrdiff_t C_in, ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K,
                           ptrdiff_t L_out, ptrdiff_t stride, ptrdiff_t dilation,
@@ -74,8 +94,7 @@ void NAME(forward_dense_)(const T *x, const T *wp, const T *bias, T *y, ptrdiff_
     const ptrdiff_t P = NV * LN;
     /* Terms per register partial: whole channel blocks of all K taps, or tap blocks. */
     const ptrdiff_t kb = K < CONV1D_BLOCK_TERMS ? K : CONV1D_BLOCK_TERMS;
-    const ptrdiff_t cb = K * CB <= CONV1D_BLOCK_TERMS ? CB
-                         : (CONV1D_BLOCK_TERMS / K > 1 ? CONV1D_BLOCK_TERMS / K : 1);
+    const ptrdiff_t cb = channel_block(K);
     /* Polyphase panel: tap k reads x[(t + q_k)*stride + r_k - pad_left] with k*dilation =
      * q_k*stride + r_k, i.e. phase r_k at offset q_k. Phases (rows of J samples) are packed
      * for r < nph; koff_panel[k] = r_k*J + q_k. In place (stride 1): koff_row[k] = k*dilation. */
@@ -115,12 +134,8 @@ void NAME(forward_dense_)(const T *x, const T *wp, const T *bias, T *y, ptrdiff_
                         /* (nc, nph, J) panel of this tile's inputs, zeros outside [0, L) */
                         for (ptrdiff_t c = 0; c < nc; c++) {
                             const T *row = xg + (c0 + c) * L;
-                            for (ptrdiff_t r = 0; r < nph; r++) {
-                                T *dst = panel + (c * nph + r) * J;
-                                ptrdiff_t pos = lo_in + r;
-                                for (ptrdiff_t j = 0; j < J; j++, pos += stride)
-                                    dst[j] = (pos >= 0 && pos < L) ? row[pos] : (T)0;
-                            }
+                            for (ptrdiff_t r = 0; r < nph; r++)
+                                NAME(gather_)(panel + (c * nph + r) * J, row, L, lo_in + r, stride, J);
                         }
                         xb = panel;
                         cs = nph * J;
