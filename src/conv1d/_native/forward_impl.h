@@ -11,16 +11,18 @@ static inline V NAME(load_)(const T *p)
 static inline void NAME(store_)(T *p, V v) { memcpy(p, &v, sizeof v); }
 
 /* acc[o][v] = sum_{c < nc, k < nk} wp[(c*K + k)*OB + o] * xb[c*cs + koff[k] + v*LN + lane],
- * then y[o*ys + p] = acc + bias[o] (first) or y[o*ys + p] += acc, for o < nout, p < npos. */
-static inline void NAME(tile_)(const T *xb, ptrdiff_t cs, const ptrdiff_t *koff, const T *wp,
-                               ptrdiff_t nc, ptrdiff_t nk, ptrdiff_t K, T *y, ptrdiff_t ys,
-                               ptrdiff_t nout, ptrdiff_t npos, int first, const T *bias)
+ * then y[o*ys + p] = acc + bias[o] (first) or y[o*ys + p] += acc, for o < nout, p < npos,
+ * with nv = ceil(npos / LN) <= NV vectors (a compile-time constant after inlining). */
+static inline __attribute__((always_inline)) void NAME(tile_)(
+    const int nv, const T *xb, ptrdiff_t cs, const ptrdiff_t *koff, const T *wp, ptrdiff_t nc,
+    ptrdiff_t nk, ptrdiff_t K, T *y, ptrdiff_t ys, ptrdiff_t nout, ptrdiff_t npos, int first,
+    const T *bias)
 {
     V acc[OB][NV];
 #pragma GCC unroll 8
     for (int o = 0; o < OB; o++)
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) acc[o][v] = (V){0};
+        for (int v = 0; v < nv; v++) acc[o][v] = (V){0};
     for (ptrdiff_t c = 0; c < nc; c++) {
         const T *xc = xb + c * cs;
         const T *wc = wp + c * K * OB;
@@ -28,21 +30,21 @@ static inline void NAME(tile_)(const T *xb, ptrdiff_t cs, const ptrdiff_t *koff,
             V xv[NV];
             const T *xk = xc + koff[k];
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) xv[v] = NAME(load_)(xk + v * LN);
+            for (int v = 0; v < nv; v++) xv[v] = NAME(load_)(xk + v * LN);
             const T *wk = wc + k * OB;
 #pragma GCC unroll 8
             for (int o = 0; o < OB; o++) {
                 V wv = wk[o] - (V){0}; /* a broadcast (x - 0 == x exactly; 0 + x is not, for -0) */
 #pragma GCC unroll 4
-                for (int v = 0; v < NV; v++) acc[o][v] += wv * xv[v];
+                for (int v = 0; v < nv; v++) acc[o][v] += wv * xv[v];
             }
         }
     }
-    if (npos == NV * LN) {
+    if (npos == nv * LN) {
         for (ptrdiff_t o = 0; o < nout; o++) {
             T *yo = y + o * ys;
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
+            for (int v = 0; v < nv; v++) {
                 V r = acc[o][v];
                 if (!first)
                     r += NAME(load_)(yo + v * LN);
@@ -55,11 +57,25 @@ static inline void NAME(tile_)(const T *xb, ptrdiff_t cs, const ptrdiff_t *koff,
         T buf[NV * LN];
         for (ptrdiff_t o = 0; o < nout; o++) {
             T *yo = y + o * ys;
-            for (int v = 0; v < NV; v++) NAME(store_)(buf + v * LN, acc[o][v]);
+            for (int v = 0; v < nv; v++) NAME(store_)(buf + v * LN, acc[o][v]);
             for (ptrdiff_t p = 0; p < npos; p++)
                 yo[p] = first ? buf[p] + (bias ? bias[o] : (T)0) : yo[p] + buf[p];
         }
     }
+}
+
+/* The tile for npos positions: 3, 2 or 1 vectors wide (NV = 3). */
+static void NAME(tiles_)(const T *xb, ptrdiff_t cs, const ptrdiff_t *koff, const T *wp,
+                         ptrdiff_t nc, ptrdiff_t nk, ptrdiff_t K, T *y, ptrdiff_t ys,
+                         ptrdiff_t nout, ptrdiff_t npos, int first, const T *bias)
+{
+    _Static_assert(NV == 3, "tiles_ dispatches 1 to 3 vectors");
+    if (npos > 2 * LN)
+        NAME(tile_)(3, xb, cs, koff, wp, nc, nk, K, y, ys, nout, npos, first, bias);
+    else if (npos > LN)
+        NAME(tile_)(2, xb, cs, koff, wp, nc, nk, K, y, ys, nout, npos, first, bias);
+    else
+        NAME(tile_)(1, xb, cs, koff, wp, nc, nk, K, y, ys, nout, npos, first, bias);
 }
 
 /* dst[j] = row[pos0 + j*stride] for j < J, zero where that is outside [0, L). */
@@ -77,7 +93,16 @@ static inline void NAME(gather_)(T *dst, const T *row, ptrdiff_t L, ptrdiff_t po
         if (jb > ja) memcpy(dst + ja, row + pos0 + ja, (size_t)(jb - ja) * sizeof(T));
     } else {
         const T *src = row + pos0 + ja * stride;
-        for (ptrdiff_t j = ja; j < jb; j++, src += stride) dst[j] = *src;
+        T *d = dst + ja;
+        const ptrdiff_t m = jb - ja;
+        /* constant strides let the compiler vectorise the deinterleave */
+        switch (stride) {
+        case 2: for (ptrdiff_t j = 0; j < m; j++) d[j] = src[2 * j]; break;
+        case 3: for (ptrdiff_t j = 0; j < m; j++) d[j] = src[3 * j]; break;
+        case 4: for (ptrdiff_t j = 0; j < m; j++) d[j] = src[4 * j]; break;
+        case 5: for (ptrdiff_t j = 0; j < m; j++) d[j] = src[5 * j]; break;
+        default: for (ptrdiff_t j = 0; j < m; j++) d[j] = src[j * stride];
+        }
     }
     for (ptrdiff_t j = jb; j < J; j++) dst[j] = 0;
 }
@@ -94,7 +119,8 @@ void NAME(forward_dense_)(const T *x, const T *wp, const T *bias, T *y, ptrdiff_
     const ptrdiff_t P = NV * LN;
     /* Terms per register partial: whole channel blocks of all K taps, or tap blocks. */
     const ptrdiff_t kb = K < CONV1D_BLOCK_TERMS ? K : CONV1D_BLOCK_TERMS;
-    const ptrdiff_t cb = channel_block(K);
+    const ptrdiff_t cb = (cg + (cg + channel_block(K) - 1) / channel_block(K) - 1) /
+                         ((cg + channel_block(K) - 1) / channel_block(K)); /* balanced blocks */
     /* Polyphase panel: tap k reads x[(t + q_k)*stride + r_k - pad_left] with k*dilation =
      * q_k*stride + r_k, i.e. phase r_k at offset q_k. Phases (rows of J samples) are packed
      * for r < nph; koff_panel[k] = r_k*J + q_k. In place (stride 1): koff_row[k] = k*dilation. */
@@ -145,7 +171,7 @@ void NAME(forward_dense_)(const T *x, const T *wp, const T *bias, T *y, ptrdiff_
                         const ptrdiff_t nk = (K - k0 < kb) ? K - k0 : kb;
                         for (ptrdiff_t ob = 0; ob < nob; ob++) {
                             const ptrdiff_t nout = (og - ob * OB < OB) ? og - ob * OB : OB;
-                            NAME(tile_)(xb, cs, koff + k0, wg + ((ob * cg + c0) * K + k0) * OB,
+                            NAME(tiles_)(xb, cs, koff + k0, wg + ((ob * cg + c0) * K + k0) * OB,
                                         nc, nk, K, yg + ob * OB * L_out + tt, L_out, nout, npos,
                                         c0 == 0 && k0 == 0, bg ? bg + ob * OB : NULL);
                         }
