@@ -6,9 +6,9 @@
  * each. Input rows are read in place when the tile needs no zero padding and the stride is 1;
  * edge tiles, strided inputs, and rows a multiple of 4 KiB apart (which would share L1 sets)
  * are first copied into a small polyphase panel per CHANNEL_BLOCK channels: one row per
- * stride phase, zeros where the padding is, so every tap still reads contiguous vectors. After every CHANNEL_BLOCK
- * input channels the register partials are added into the output (blocked accumulation: the
- * float32 error stays near PyTorch's, issue 8). The 1D form of LIBXSMM's batch-reduce GEMM
+ * stride phase, zeros where the padding is, so every tap still reads contiguous vectors.
+ * After at most CONV1D_BLOCK_TERMS products (channels x taps) the register partials are added
+ * into the output (blocked accumulation: the float32 error stays near PyTorch's, issue 8). The 1D form of LIBXSMM's batch-reduce GEMM
  * micro-kernel (Georganas et al., arXiv:2104.08002).
  */
 #include <string.h>
@@ -29,12 +29,32 @@ static ptrdiff_t channel_block(ptrdiff_t K)
     return K < CONV1D_BLOCK_TERMS ? CONV1D_BLOCK_TERMS / K : 1;
 }
 
-size_t forward_dense_scratch(ptrdiff_t K, ptrdiff_t stride, ptrdiff_t dilation, int itemsize)
+/* Whole-row panels: when one channel block holds the group's channels and their polyphase rows
+ * for the call's positions fit ROW_PANEL_BYTES, each (sample, group) packs them once and the
+ * loops run output-channel block outer, positions inner: the output is written row after row
+ * (8 streams, not C_out) and the input is gathered once, not once per tile (wav2vec_stem). */
+#define ROW_PANEL_BYTES (1 << 20)
+
+static ptrdiff_t row_panel_len(ptrdiff_t cg, ptrdiff_t K, ptrdiff_t stride, ptrdiff_t dilation,
+                               ptrdiff_t positions, int itemsize)
 {
     const ptrdiff_t span = (K - 1) * dilation + 1, P = NV * (CONV1D_VEC_BYTES / itemsize);
     const ptrdiff_t nph = stride < span ? stride : span;
+    const ptrdiff_t Jr = positions + (K - 1) * dilation / stride + P;
+    if (cg > channel_block(K) || cg * nph * Jr * itemsize > ROW_PANEL_BYTES) return 0;
+    return Jr;
+}
+
+size_t forward_dense_scratch(ptrdiff_t C_in, ptrdiff_t groups, ptrdiff_t K, ptrdiff_t stride,
+                             ptrdiff_t dilation, ptrdiff_t positions, int itemsize)
+{
+    const ptrdiff_t cg = C_in / groups;
+    const ptrdiff_t span = (K - 1) * dilation + 1, P = NV * (CONV1D_VEC_BYTES / itemsize);
+    const ptrdiff_t nph = stride < span ? stride : span;
     const ptrdiff_t J = P + (K - 1) * dilation / stride;
-    return 2 * (size_t)K * sizeof(ptrdiff_t) + (size_t)(channel_block(K) * nph * J) * (size_t)itemsize;
+    const ptrdiff_t Jr = row_panel_len(cg, K, stride, dilation, positions, itemsize);
+    const ptrdiff_t elems = Jr ? cg * nph * Jr : channel_block(K) * nph * J;
+    return 3 * (size_t)K * sizeof(ptrdiff_t) + (size_t)elems * (size_t)itemsize;
 }
 
 #define CAT_(a, b) a##b

@@ -127,11 +127,38 @@ void NAME(forward_dense_)(const T *x, const T *wp, const T *bias, T *y, ptrdiff_
     const ptrdiff_t span = (K - 1) * dilation + 1;
     const ptrdiff_t nph = stride < span ? stride : span;
     const ptrdiff_t J = P + (K - 1) * dilation / stride;
-    ptrdiff_t *koff_panel = scratch, *koff_row = koff_panel + K;
-    T *panel = (T *)(koff_row + K);
+    ptrdiff_t *koff_panel = scratch, *koff_row = koff_panel + K, *koff_whole = koff_row + K;
+    T *panel = (T *)(koff_whole + K);
+    const ptrdiff_t Jr = row_panel_len(cg, K, stride, dilation, t1 - t0, (int)sizeof(T));
     for (ptrdiff_t k = 0; k < K; k++) {
         koff_panel[k] = (k * dilation % stride) * J + k * dilation / stride;
         koff_row[k] = k * dilation;
+        koff_whole[k] = (k * dilation % stride) * Jr + k * dilation / stride;
+    }
+    if (Jr) { /* whole-row panels, output-channel blocks outer (see forward.c) */
+        for (ptrdiff_t n = n0; n < n1; n++) {
+            for (ptrdiff_t g = 0; g < groups; g++) {
+                const T *xg = x + (n * C_in + g * cg) * L;
+                T *yg = y + (n * C_out + g * og) * L_out;
+                const T *wg = wp + g * nob * cg * K * OB;
+                const T *bg = bias ? bias + g * og : NULL;
+                for (ptrdiff_t c = 0; c < cg; c++)
+                    for (ptrdiff_t r = 0; r < nph; r++)
+                        NAME(gather_)(panel + (c * nph + r) * Jr, xg + c * L, L,
+                                      t0 * stride - pad_left + r, stride, Jr);
+                for (ptrdiff_t ob = 0; ob < nob; ob++) {
+                    const ptrdiff_t nout = (og - ob * OB < OB) ? og - ob * OB : OB;
+                    for (ptrdiff_t tt = t0; tt < t1; tt += P) {
+                        const ptrdiff_t npos = (t1 - tt < P) ? t1 - tt : P;
+                        NAME(tiles_)(panel + (tt - t0), nph * Jr, koff_whole,
+                                     wg + ob * cg * K * OB, cg, K, K,
+                                     yg + ob * OB * L_out + tt, L_out, nout, npos, 1,
+                                     bg ? bg + ob * OB : NULL);
+                    }
+                }
+            }
+        }
+        return;
     }
     /* Rows a multiple of 4 KiB apart alias in L1 (same sets): copy them instead. */
     const ptrdiff_t row_bytes = (L * (ptrdiff_t)sizeof(T)) % 4096;
