@@ -32,9 +32,16 @@
 #define GW_J_MAX 3
 #endif
 /* Output positions per block and vector steps per sample block before the lane sums. */
-#define GW_TB 1024
-#define GW_STEPS 64
+#define GW_TB 512
+#define GW_STEPS 32
 #define GW_STRIP_BYTES (32 * 1024)
+
+/* Lane sums by vector halves need __builtin_shufflevector (Clang, GCC 12+). */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define GW_SHUFFLE 1
+#else
+#define GW_SHUFFLE 0
+#endif
 
 static ptrdiff_t gw_gcd(ptrdiff_t a, ptrdiff_t b)
 {

@@ -16,13 +16,44 @@ static inline V NAME(gw_load_part_)(const T *p, ptrdiff_t n)
     return NAME(gw_load_)(buf);
 }
 
-static inline double NAME(gw_hsum_)(V v)
+/* Sum of the lanes, pairwise: halves added as vectors (shuffles) where the compiler has
+ * __builtin_shufflevector, else lane by lane. */
+static inline T NAME(gw_hsum_)(V v)
 {
+#if GW_SHUFFLE
+    typedef T h1 __attribute__((vector_size(sizeof(T))));
+    typedef T h2 __attribute__((vector_size(2 * sizeof(T))));
+#if LN >= 4
+    typedef T h4 __attribute__((vector_size(4 * sizeof(T))));
+#endif
+#if LN >= 8
+    typedef T h8 __attribute__((vector_size(8 * sizeof(T))));
+#endif
+#if LN == 16
+    h8 a8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+            __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif LN == 8
+    h8 a8 = v;
+#endif
+#if LN >= 8
+    h4 a4 = __builtin_shufflevector(a8, a8, 0, 1, 2, 3) + __builtin_shufflevector(a8, a8, 4, 5, 6, 7);
+#elif LN == 4
+    h4 a4 = v;
+#endif
+#if LN >= 4
+    h2 a2 = __builtin_shufflevector(a4, a4, 0, 1) + __builtin_shufflevector(a4, a4, 2, 3);
+#else
+    h2 a2 = v;
+#endif
+    h1 a1 = __builtin_shufflevector(a2, a2, 0) + __builtin_shufflevector(a2, a2, 1);
+    return a1[0];
+#else
     T b[LN];
     memcpy(b, &v, sizeof v);
-    double s = 0;
-    for (int i = 0; i < LN; i++) s += b[i];
-    return s;
+    for (int w = LN / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) b[i] += b[i + w];
+    return b[0];
+#endif
 }
 
 /* The register tile. For o < OBT, j < JT:
@@ -68,7 +99,7 @@ static inline __attribute__((always_inline)) void NAME(gw_tile_)(
         }
     }
     for (int o = 0; o < OBT; o++)
-        for (int j = 0; j < JT; j++) out[o * gwo + cidx[j]] += (T)NAME(gw_hsum_)(acc[o][j]);
+        for (int j = 0; j < JT; j++) out[o * gwo + cidx[j]] += NAME(gw_hsum_)(acc[o][j]);
 }
 
 #define GW_ARGS g, gos, gs, cp, cs, nb, nv, tail, out, gwo, cidx
@@ -177,13 +208,15 @@ int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_
     ptrdiff_t cidx[GW_J_MAX];
     for (ptrdiff_t g = o0 / og; g < groups && g * og < o1; g++) {
         const ptrdiff_t oa = (o0 > g * og ? o0 : g * og), ob = (o1 < (g + 1) * og ? o1 : (g + 1) * og);
-        for (ptrdiff_t c0 = 0; c0 < cg; c0 += CB) {
-            const ptrdiff_t nc = (cg - c0 < CB) ? cg - c0 : CB, ncol = nc * K;
-            for (ptrdiff_t nb0 = 0; nb0 < N; nb0 += NB) {
-                const ptrdiff_t nb = (N - nb0 < NB) ? N - nb0 : NB;
-                const ptrdiff_t cs = nc * per; /* strip: (nb, nc, nph, SWw) */
-                for (ptrdiff_t t0 = 0; t0 < L_out; t0 += TB) {
-                    const ptrdiff_t tb = (L_out - t0 < TB) ? L_out - t0 : TB;
+        /* (samples, positions) blocks outside the channel blocks: the block's gy rows stay
+         * in L2 while every channel block's strip passes over them */
+        for (ptrdiff_t nb0 = 0; nb0 < N; nb0 += NB) {
+            const ptrdiff_t nb = (N - nb0 < NB) ? N - nb0 : NB;
+            for (ptrdiff_t t0 = 0; t0 < L_out; t0 += TB) {
+                const ptrdiff_t tb = (L_out - t0 < TB) ? L_out - t0 : TB;
+                for (ptrdiff_t c0 = 0; c0 < cg; c0 += CB) {
+                    const ptrdiff_t nc = (cg - c0 < CB) ? cg - c0 : CB, ncol = nc * K;
+                    const ptrdiff_t cs = nc * per; /* strip: (nb, nc, nph, SWw) */
                     for (ptrdiff_t b = 0; b < nb; b++)
                         for (ptrdiff_t c = 0; c < nc; c++) {
                             const T *row = x + ((nb0 + b) * C_in + g * cg + c0 + c) * L;
@@ -191,15 +224,16 @@ int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_
                                 NAME(gw_gather_)(strip + b * cs + (c * nph + sl) * SWw, row, L,
                                                  t0 * s + sl * d % s - pl, s, SWw);
                         }
-                    for (ptrdiff_t j0 = 0; j0 < ncol; j0 += GW_J_MAX) {
-                        const int jt = (int)((ncol - j0 < GW_J_MAX) ? ncol - j0 : GW_J_MAX);
-                        for (int j = 0; j < jt; j++) {
-                            const ptrdiff_t c = (j0 + j) / K, k = (j0 + j) % K;
-                            cp[j] = strip + (c * nph + k % ks) * SWw + k * d / s;
-                            cidx[j] = (c0 + c) * K + k;
-                        }
-                        for (ptrdiff_t ot = oa; ot < ob; ot += GW_OB_MAX) {
-                            const int obt = (int)((ob - ot < GW_OB_MAX) ? ob - ot : GW_OB_MAX);
+                    /* o tiles outside: the tile's gy rows stay in L1 across the columns */
+                    for (ptrdiff_t ot = oa; ot < ob; ot += GW_OB_MAX) {
+                        const int obt = (int)((ob - ot < GW_OB_MAX) ? ob - ot : GW_OB_MAX);
+                        for (ptrdiff_t j0 = 0; j0 < ncol; j0 += GW_J_MAX) {
+                            const int jt = (int)((ncol - j0 < GW_J_MAX) ? ncol - j0 : GW_J_MAX);
+                            for (int j = 0; j < jt; j++) {
+                                const ptrdiff_t c = (j0 + j) / K, k = (j0 + j) % K;
+                                cp[j] = strip + (c * nph + k % ks) * SWw + k * d / s;
+                                cidx[j] = (c0 + c) * K + k;
+                            }
                             NAME(gw_tile_run_)(obt, jt, gy + (nb0 * C_out + ot) * L_out + t0,
                                                L_out, C_out * L_out, cp, cs, nb, tb / LN,
                                                tb % LN, gw + ot * cg * K, cg * K, cidx);

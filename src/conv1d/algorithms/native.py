@@ -8,8 +8,10 @@ algorithm takes the *unpadded* input plus ``pad_left``/``pad_right`` for zero pa
   an ``OUT_BLOCK`` output channels x ``POS_VECS`` vectors of positions tile held in registers,
   reading the input rows in place. Depthwise and few-outputs-per-group layers run
   ``forward_rows`` (``depthwise.c``): one pass over input and output. Both fuse the bias.
-* **Gradients.** The native kernels of ``grad_input.c``/``grad_weight.c`` when built; until
-  then the GEMM algorithm's, on a padded copy.
+* **Gradients.** ``grad_input`` (``grad_input.c``): the transposed direct convolution,
+  polyphase for strides, threads over samples. ``grad_weight`` (``grad_weight.c``): an
+  output channels x (channel, tap) columns tile over the positions, threads over output
+  channels. Both read the unpadded arrays (zeros at the edges inside the kernels).
 * **Instruction sets.** The same C is compiled for AVX-512, AVX2+FMA and a portable baseline
   (``setup.py``); the best one the CPU supports is loaded. ``CONV1D_NATIVE=0`` in the
   environment turns the native algorithm off (not registered), ``CONV1D_SIMD=avx512|avx2|baseline``
@@ -172,6 +174,13 @@ def _shares(n: int, other: int, align: int, macs: int) -> list[tuple[int, int, i
     return [(0, n, a, min(other, a + step)) for a in range(0, other, step)]
 
 
+def _ranges(count: int, macs: int) -> list[tuple[int, int]]:
+    """``[0, count)`` in one contiguous range per thread (one range for small calls)."""
+    parts = min(count, threads.workers if macs >= PARALLEL_MIN_MACS else 1)
+    step = -(-count // max(parts, 1))
+    return [(a, min(count, a + step)) for a in range(0, count, step)]
+
+
 def _check(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int,
            pad_left: int, pad_right: int) -> None:
     if x.ndim != 3 or w.ndim != 3:
@@ -227,9 +236,25 @@ def grad_input(
     gy: np.ndarray, w: np.ndarray, length: int, stride: int, dilation: int, groups: int,
     pad_left: int = 0, pad_right: int = 0,
 ) -> np.ndarray:
-    """Gradient with respect to the unpadded input of ``length`` samples."""
-    padded = length + pad_left + pad_right
-    gxp = gemm.grad_input(gy, w, padded, stride, dilation, groups)
+    """Gradient with respect to the unpadded input of ``length`` samples.
+
+    ``grad_input`` of ``grad_input.c``, threads split over samples; the GEMM algorithm's on a
+    padded copy if the kernel is not built.
+    """
+    dtype = np.result_type(gy, w)
+    gy, wc = np.ascontiguousarray(gy, dtype), np.ascontiguousarray(w, dtype)
+    n, c_out, lo = gy.shape
+    _, cg, kernel = wc.shape
+    c_in = cg * groups
+    gx = np.empty((n, c_in, length), dtype)
+    if gx.size == 0:
+        return gx
+    mod = _mod
+    dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
+    if all(threads.parallel_map(lambda s: mod.grad_input(gx, gy, wc, *dims, *s),
+                                _ranges(n, n * c_out * cg * kernel * lo))):
+        return gx
+    gxp = gemm.grad_input(gy, w, length + pad_left + pad_right, stride, dilation, groups)
     return _padding.pad_backward(gxp, pad_left, pad_right, "zeros")
 
 
@@ -237,7 +262,24 @@ def grad_weight(
     gy: np.ndarray, x: np.ndarray, kernel: int, stride: int, dilation: int, groups: int,
     pad_left: int = 0, pad_right: int = 0,
 ) -> np.ndarray:
-    """Gradient with respect to the weight, ``x`` unpadded."""
+    """Gradient with respect to the weight, ``x`` unpadded.
+
+    ``grad_weight`` of ``grad_weight.c``, threads split over output channels; the GEMM
+    algorithm's on a padded copy if the kernel is not built.
+    """
+    dtype = np.result_type(gy, x)
+    gy, x = np.ascontiguousarray(gy, dtype), np.ascontiguousarray(x, dtype)
+    n, c_out, lo = gy.shape
+    _, c_in, length = x.shape
+    cg = c_in // groups
+    gw = np.empty((c_out, cg, kernel), dtype)
+    if gw.size == 0:
+        return gw
+    mod = _mod
+    dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left, pad_right)
+    if all(threads.parallel_map(lambda s: mod.grad_weight(gw, gy, x, *dims, *s),
+                                _ranges(c_out, n * c_out * cg * kernel * lo))):
+        return gw
     xp = _padding.pad(x, pad_left, pad_right, "zeros")
     return gemm.grad_weight(gy, xp, kernel, stride, dilation, groups)
 
