@@ -13,29 +13,32 @@ static inline void NAME(gi_store_)(T *p, V v) { memcpy(p, &v, sizeof v); }
 /* The register tile. For c < CBT, v < JVT, lane < LN:
  *   tmp[c*ts + v*LN + lane] += sum_{o < no} sum_{k = kf, kf + ks, ... < K}
  *                              w[o*wos + c*K + k] * src[o*rs - q_k + v*LN + lane],
- * q_k = qf + (k - kf) / ks * qs. Register partials go into tmp every OFLUSH channels o. */
+ * q_k = qf + (k - kf) / ks * qs. Register partials go into tmp every ~GI_BLOCK_TERMS products. */
 static inline __attribute__((always_inline)) void NAME(gi_tile_)(
     const T *src, ptrdiff_t rs, ptrdiff_t no, const T *w, ptrdiff_t wos, ptrdiff_t K,
     ptrdiff_t kf, ptrdiff_t ks, ptrdiff_t qf, ptrdiff_t qs, T *tmp, ptrdiff_t ts, const int CBT,
     const int JVT)
 {
-    for (ptrdiff_t oa = 0; oa < no; oa += OFLUSH) {
-        const ptrdiff_t ob = (no - oa < OFLUSH) ? no : oa + OFLUSH;
+    /* channels per register partial: about GI_BLOCK_TERMS products per accumulator */
+    ptrdiff_t oflush = GI_BLOCK_TERMS / ((K - 1 - kf) / ks + 1);
+    if (oflush < 4) oflush = 4;
+    for (ptrdiff_t oa = 0; oa < no; oa += oflush) {
+        const ptrdiff_t ob = (no - oa < oflush) ? no : oa + oflush;
         V acc[GI_CB_MAX][GI_JV_MAX];
 #pragma GCC unroll 8
         for (int c = 0; c < CBT; c++)
 #pragma GCC unroll 12
             for (int v = 0; v < JVT; v++) acc[c][v] = (V){0};
-        for (ptrdiff_t o = oa; o < ob; o++) {
-            const T *so = src + o * rs;
-            const T *wo = w + o * wos;
-            for (ptrdiff_t k = kf, q = qf; k < K; k += ks, q += qs) {
+        for (ptrdiff_t k = kf, q = qf; k < K; k += ks, q += qs) {
+            const T *sp = src + oa * rs - q;
+            const T *wk = w + oa * wos + k;
+            for (ptrdiff_t o = oa; o < ob; o++, sp += rs, wk += wos) {
                 V xv[GI_JV_MAX];
 #pragma GCC unroll 12
-                for (int v = 0; v < JVT; v++) xv[v] = NAME(gi_load_)(so - q + v * LN);
+                for (int v = 0; v < JVT; v++) xv[v] = NAME(gi_load_)(sp + v * LN);
 #pragma GCC unroll 8
                 for (int c = 0; c < CBT; c++) {
-                    const V wv = wo[c * K + k] - (V){0}; /* x - 0 == x, so a plain broadcast */
+                    const V wv = wk[c * K] - (V){0}; /* x - 0 == x: a plain broadcast */
 #pragma GCC unroll 12
                     for (int v = 0; v < JVT; v++) acc[c][v] += wv * xv[v];
                 }

@@ -58,17 +58,25 @@ static inline T NAME(gw_hsum_)(V v)
 
 /* The register tile. For o < OBT, j < JT:
  *   out[o*gwo + cidx[j]] += sum_{b < nb} sum_{u < nv*LN + tail}
- *                           g[o*gos + b*gs + u] * cp[j][b*cs + u]. */
+ *                           g[o*gos + b*gs + u] * cp[j][b*cs + u].
+ * Columns may be read up to the next whole vector (the strip is that long); gy rows too,
+ * masked, except where that would pass gend, the end of gy. */
 static inline __attribute__((always_inline)) void NAME(gw_tile_)(
-    const T *g, ptrdiff_t gos, ptrdiff_t gs, const T *const *cp, ptrdiff_t cs, ptrdiff_t nb,
-    ptrdiff_t nv, ptrdiff_t tail, T *out, ptrdiff_t gwo, const ptrdiff_t *cidx, const int OBT,
-    const int JT)
+    const T *g, ptrdiff_t gos, ptrdiff_t gs, const T *gend, const T *const *cp, ptrdiff_t cs,
+    ptrdiff_t nb, ptrdiff_t nv, ptrdiff_t tail, T *out, ptrdiff_t gwo, const ptrdiff_t *cidx,
+    const int OBT, const int JT)
 {
     V acc[GW_OB_MAX][GW_J_MAX];
 #pragma GCC unroll 4
     for (int o = 0; o < OBT; o++)
 #pragma GCC unroll 6
         for (int j = 0; j < JT; j++) acc[o][j] = (V){0};
+    VI mask;
+    {
+        IT m[LN];
+        for (int i = 0; i < LN; i++) m[i] = i < tail ? (IT)-1 : 0;
+        memcpy(&mask, m, sizeof mask);
+    }
     for (ptrdiff_t b = 0; b < nb; b++) {
         const T *gb = g + b * gs;
         const T *cb[GW_J_MAX];
@@ -86,13 +94,16 @@ static inline __attribute__((always_inline)) void NAME(gw_tile_)(
             }
         }
         if (tail) {
+            /* lanes past the tail are zeroed bit by bit (no 0 * Inf) */
             const ptrdiff_t u = nv * LN;
             V cv[GW_J_MAX];
 #pragma GCC unroll 6
-            for (int j = 0; j < JT; j++) cv[j] = NAME(gw_load_part_)(cb[j] + u, tail);
+            for (int j = 0; j < JT; j++) cv[j] = (V)((VI)NAME(gw_load_)(cb[j] + u) & mask);
 #pragma GCC unroll 4
             for (int o = 0; o < OBT; o++) {
-                const V gv = NAME(gw_load_part_)(gb + o * gos + u, tail);
+                const T *gp = gb + o * gos + u;
+                const V gv = gp + LN <= gend ? (V)((VI)NAME(gw_load_)(gp) & mask)
+                                             : NAME(gw_load_part_)(gp, tail);
 #pragma GCC unroll 6
                 for (int j = 0; j < JT; j++) acc[o][j] += gv * cv[j];
             }
@@ -102,7 +113,7 @@ static inline __attribute__((always_inline)) void NAME(gw_tile_)(
         for (int j = 0; j < JT; j++) out[o * gwo + cidx[j]] += NAME(gw_hsum_)(acc[o][j]);
 }
 
-#define GW_ARGS g, gos, gs, cp, cs, nb, nv, tail, out, gwo, cidx
+#define GW_ARGS g, gos, gs, gend, cp, cs, nb, nv, tail, out, gwo, cidx
 #define GW_CASE(a, b)                           \
     case (a) * 100 + (b):                       \
         NAME(gw_tile_)(GW_ARGS, (a), (b));      \
@@ -115,7 +126,7 @@ static inline __attribute__((always_inline)) void NAME(gw_tile_)(
 
 /* The tile for (obt, jt), with constant sizes so that the accumulators live in registers. */
 static void NAME(gw_tile_run_)(int obt, int jt, const T *g, ptrdiff_t gos, ptrdiff_t gs,
-                               const T *const *cp, ptrdiff_t cs, ptrdiff_t nb, ptrdiff_t nv,
+                               const T *gend, const T *const *cp, ptrdiff_t cs, ptrdiff_t nb, ptrdiff_t nv,
                                ptrdiff_t tail, T *out, ptrdiff_t gwo, const ptrdiff_t *cidx)
 {
     switch (obt * 100 + jt) {
@@ -185,7 +196,13 @@ int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_
     const ptrdiff_t nph = K < ks ? K : ks;   /* phase rows per channel */
     const ptrdiff_t qmax = (K - 1) * d / s;
     const ptrdiff_t cap = (ptrdiff_t)(GW_STRIP_BYTES / sizeof(T));
-    ptrdiff_t TB = L_out < GW_TB ? L_out : GW_TB;
+    /* positions per block: long (fewer lane sums), but the block's gy rows of this call's
+     * output channels within GW_GY_BYTES (they stay in L2 while the strips pass over them) */
+    const ptrdiff_t orows = (o1 - o0 < og) ? o1 - o0 : og;
+    ptrdiff_t TB = (ptrdiff_t)(GW_GY_BYTES / sizeof(T)) / orows;
+    if (TB > GW_TB) TB = GW_TB;
+    if (TB < GW_TB_MIN) TB = GW_TB_MIN;
+    if (TB > L_out) TB = L_out;
     ptrdiff_t tbv = (TB + LN - 1) / LN * LN;
     while (nph * (tbv + qmax) > cap && TB > LN) {
         TB = (TB + 1) / 2;
@@ -203,7 +220,18 @@ int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_
     if (NB < 1) NB = 1;
     ptrdiff_t CB = cap / (NB * per);
     if (CB > cg) CB = cg;
+    /* fewer channels if that fills the column tiles better: least padding per column */
+    if (CB * K > GW_J_MAX) {
+        ptrdiff_t best = CB;
+        for (ptrdiff_t c = CB - 1; c * 2 > CB; c--) {
+            const ptrdiff_t pc = (GW_J_MAX - c * K % GW_J_MAX) % GW_J_MAX;
+            const ptrdiff_t pb = (GW_J_MAX - best * K % GW_J_MAX) % GW_J_MAX;
+            if (pc * best < pb * c) best = c;
+        }
+        CB = best;
+    }
     T strip[GW_STRIP_BYTES / sizeof(T)];
+    const T *const gend = gy + N * C_out * L_out;
     const T *cp[GW_J_MAX];
     ptrdiff_t cidx[GW_J_MAX];
     for (ptrdiff_t g = o0 / og; g < groups && g * og < o1; g++) {
@@ -235,7 +263,7 @@ int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_
                                 cidx[j] = (c0 + c) * K + k;
                             }
                             NAME(gw_tile_run_)(obt, jt, gy + (nb0 * C_out + ot) * L_out + t0,
-                                               L_out, C_out * L_out, cp, cs, nb, tb / LN,
+                                               L_out, C_out * L_out, gend, cp, cs, nb, tb / LN,
                                                tb % LN, gw + ot * cg * K, cg * K, cidx);
                         }
                     }
