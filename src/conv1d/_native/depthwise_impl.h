@@ -63,7 +63,7 @@ void NAME(forward_rows_)(const T *x, const T *w, const T *bias, T *y, ptrdiff_t 
                             const T *xc = xb + c * cs;
                             const T *wc = wo + (c0 + c) * K;
                             for (ptrdiff_t k = k0; k < k1; k++) {
-                                const V wv = (V){0} + wc[k];
+                                const V wv = wc[k] - (V){0}; /* broadcast, see forward_impl.h */
 #pragma GCC unroll 4
                                 for (int v = 0; v < RV; v++)
                                     acc[v] += wv * NAME(dw_load_)(xc + k * ks + v * LN);

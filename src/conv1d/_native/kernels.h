@@ -55,15 +55,15 @@ typedef double vf64 __attribute__((vector_size(CONV1D_VEC_BYTES)));
  * Dense / grouped forward, register-tiled. Writes y[n, :, t0:t1] for n in [n0, n1) fully
  * (bias added when bias != NULL). wp is the weight packed by Python as
  * (groups, ceil(og / OUT_BLOCK), C_in/groups, K, OUT_BLOCK), zero-filled past og = C_out/groups.
- * scratch: forward_dense_scratch(...) elements of the dtype, private to this call (edge and
- * strided tiles are packed there: (CHANNEL_BLOCK, K, POS_VECS * LANES)). */
-ptrdiff_t forward_dense_scratch(ptrdiff_t K, int itemsize);
+ * scratch: forward_dense_scratch(...) bytes, private to this call (tap offsets and the packed
+ * input panel of edge and strided tiles). */
+size_t forward_dense_scratch(ptrdiff_t K, ptrdiff_t stride, ptrdiff_t dilation, int itemsize);
 #define DECLARE_FORWARD_DENSE(T, S)                                                          \
     void forward_dense_##S(const T *x, const T *wp, const T *bias, T *y, ptrdiff_t N,        \
                            ptrdiff_t C_in, ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K,        \
                            ptrdiff_t L_out, ptrdiff_t stride, ptrdiff_t dilation,            \
                            ptrdiff_t groups, ptrdiff_t pad_left, ptrdiff_t n0, ptrdiff_t n1, \
-                           ptrdiff_t t0, ptrdiff_t t1, T *scratch);
+                           ptrdiff_t t0, ptrdiff_t t1, void *scratch);
 DECLARE_FORWARD_DENSE(float, f32)
 DECLARE_FORWARD_DENSE(double, f64)
 

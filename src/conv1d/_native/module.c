@@ -97,7 +97,7 @@ static PyObject *py_forward_dense(PyObject *self, PyObject *args)
         return NULL;
     }
     int item = (int)bufs.b[0].itemsize;
-    void *scratch = malloc((size_t)forward_dense_scratch(K, item) * (size_t)item);
+    void *scratch = malloc(forward_dense_scratch(K, s, d, item));
     if (!scratch) {
         release(&bufs);
         return PyErr_NoMemory();

@@ -133,8 +133,8 @@ def candidates(problem: Problem) -> dict[str, float]:
     --------
     >>> costs = candidates(Problem(batch=20, in_channels=16, out_channels=33, kernel_size=3,
     ...                            length=50, stride=2))
-    >>> "reference" in costs, min(costs, key=costs.get)
-    (False, 'gemm')
+    >>> "reference" in costs, min(costs, key=costs.get) in ("native", "gemm")
+    (False, True)
     """
     costs = {
         name: algo.cost(problem)
@@ -159,10 +159,11 @@ def choose(problem: Problem) -> str:
 
     Examples
     --------
-    >>> choose(Problem(batch=20, in_channels=16, out_channels=33, kernel_size=3, length=50))
-    'gemm'
-    >>> choose(Problem(8, 512, 512, kernel_size=4, length=4102, groups=512))
-    'direct'
+    >>> choose(Problem(batch=20, in_channels=16, out_channels=33, kernel_size=3, length=50)) in (
+    ...     "native", "gemm")  # "native" where the compiled kernels are built
+    True
+    >>> choose(Problem(8, 512, 512, kernel_size=4, length=4102, groups=512)) in ("native", "direct")
+    True
     >>> choose(Problem(4, 64, 64, kernel_size=1023, length=17406, groups=64))
     'fft'
     """

@@ -174,13 +174,6 @@ def _shares(n: int, other: int, align: int, macs: int) -> list[tuple[int, int, i
     return [(0, n, a, min(other, a + step)) for a in range(0, other, step)]
 
 
-def _ranges(count: int, macs: int) -> list[tuple[int, int]]:
-    """``[0, count)`` in one contiguous range per thread (one range for small calls)."""
-    parts = min(count, threads.workers if macs >= PARALLEL_MIN_MACS else 1)
-    step = -(-count // max(parts, 1))
-    return [(a, min(count, a + step)) for a in range(0, count, step)]
-
-
 def _check(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int,
            pad_left: int, pad_right: int) -> None:
     if x.ndim != 3 or w.ndim != 3:
@@ -232,6 +225,13 @@ def forward(
     return y
 
 
+def _ranges(count: int, macs: int) -> list[tuple[int, int]]:
+    """``[0, count)`` in one contiguous range per thread (one range for small calls)."""
+    parts = min(count, threads.workers if macs >= PARALLEL_MIN_MACS else 1)
+    step = -(-count // max(parts, 1))
+    return [(a, min(count, a + step)) for a in range(0, count, step)]
+
+
 def grad_input(
     gy: np.ndarray, w: np.ndarray, length: int, stride: int, dilation: int, groups: int,
     pad_left: int = 0, pad_right: int = 0,
@@ -246,8 +246,14 @@ def grad_input(
     n, c_out, lo = gy.shape
     _, cg, kernel = wc.shape
     c_in = cg * groups
+    if lo != _lo(length + pad_left + pad_right, kernel, stride, dilation) or c_out % groups:
+        raise ValueError(f"native: grad_output {gy.shape} does not match length={length}, "
+                         f"weight {w.shape}, pads {(pad_left, pad_right)}")
     gx = np.empty((n, c_in, length), dtype)
     if gx.size == 0:
+        return gx
+    if lo == 0 or c_out == 0:
+        gx.fill(0)
         return gx
     mod = _mod
     dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
@@ -268,16 +274,27 @@ def grad_weight(
     algorithm's on a padded copy if the kernel is not built.
     """
     dtype = np.result_type(gy, x)
-    gy, x = np.ascontiguousarray(gy, dtype), np.ascontiguousarray(x, dtype)
+    gy, xc = np.ascontiguousarray(gy, dtype), np.ascontiguousarray(x, dtype)
     n, c_out, lo = gy.shape
-    _, c_in, length = x.shape
+    _, c_in, length = xc.shape
     cg = c_in // groups
+    if lo != _lo(length + pad_left + pad_right, kernel, stride, dilation) or c_in % groups:
+        raise ValueError(f"native: grad_output {gy.shape} does not match input {x.shape}, "
+                         f"kernel_size={kernel}, pads {(pad_left, pad_right)}")
+    if kernel == 1 and stride == 1:
+        # A 1x1 kernel: gw = sum_n gy[n] @ x[n]^T, one BLAS product per sample (pointwise:
+        # 74 ms against the tiled kernel's 171 ms on one thread).
+        xp = _padding.pad(x, pad_left, pad_right, "zeros")
+        return gemm.grad_weight(gy, xp, kernel, stride, dilation, groups)
     gw = np.empty((c_out, cg, kernel), dtype)
     if gw.size == 0:
         return gw
+    if n == 0 or lo == 0:
+        gw.fill(0)
+        return gw
     mod = _mod
     dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left, pad_right)
-    if all(threads.parallel_map(lambda s: mod.grad_weight(gw, gy, x, *dims, *s),
+    if all(threads.parallel_map(lambda s: mod.grad_weight(gw, gy, xc, *dims, *s),
                                 _ranges(c_out, n * c_out * cg * kernel * lo))):
         return gw
     xp = _padding.pad(x, pad_left, pad_right, "zeros")
@@ -285,22 +302,35 @@ def grad_weight(
 
 
 # ----------------------------------------------------------------------- cost model
-# Measured on the 2-core dev machine (AMD EPYC, AVX-512), float32, 2 threads.
+# Measured on the 2-core dev machine (AMD EPYC with AVX-512), float32, on the suite shapes:
+# one-thread CPU times (time.process_time, robust to the shared machine's load) of
+#   PYTHONPATH=src python /tmp/native_scratch/calib.py   (conv1d.functional.conv1d per algorithm)
+# scaled by 0.7, the ratio of the GEMM model's estimates (2 threads) to the GEMM algorithm's
+# one-thread times on the same cases, so that both models speak in the same seconds.
 
-#: Dense-tile FLOP rate (2 threads): resnet1d_ecg-like shapes.
-DENSE_FLOPS = {"avx512": 150e9, "avx2": 90e9, "baseline": 50e9}
-#: Row-kernel FLOP rate (2 threads), depthwise shapes, on top of the memory time.
-ROWS_FLOPS = {"avx512": 60e9, "avx2": 40e9, "baseline": 20e9}
-#: Main-memory bytes per second for one read of the input and one write of a fresh output.
+#: Dense-tile FLOP rate per level in those units: resnet1d_ecg 370, pointwise 400, reflect_pad
+#: 358, wavenet_dilated 477, grouped_g8 478, long_dense 340 G/s at AVX-512 (228 GF/s on one
+#: thread, 80% of fma_loop's peak); AVX2 and the baseline ran resnet1d_ecg at 0.51x and 0.145x.
+DENSE_FLOPS = {"avx512": 400e9, "avx2": 205e9, "baseline": 58e9}
+#: Row-kernel FLOP rate per level: long_depthwise (K=1023) 118 G/s at AVX-512; the short
+#: depthwise layers are memory-bound (BANDWIDTH) and barely see it.
+ROWS_FLOPS = {"avx512": 118e9, "avx2": 80e9, "baseline": 40e9}
+#: Main-memory bytes per second for one read of the input and one write of a fresh output,
+#: the value the GEMM and direct models use (filling a new 67 MB array: 6.6 ms).
 BANDWIDTH = 12e9
-#: Per-call Python overhead (checks, weight packing, allocation): ~15 us.
-CALL_OVERHEAD_S = 15e-6
-#: float64 halves the lanes (and doubles the bytes).
+#: Per-call overhead (checks, weight packing, allocation, glue): 17 us for conv1d.functional
+#: on a (1, 3, 20) input, 5 us of it in this module.
+CALL_OVERHEAD_S = 5e-6
+#: float64 halves the lanes and doubles the bytes.
 FLOAT64_FACTOR = 2.0
 
 
 def cost(problem: Problem) -> float:
     """Estimated seconds for the forward pass of ``problem``.
+
+    The FLOPs at the level's rate (the dense tile's rate scaled by the share of its
+    ``OUT_BLOCK`` rows that are real output channels), plus one read of the input and one
+    write of the output at memory speed.
 
     Examples
     --------
