@@ -19,17 +19,20 @@ static inline __attribute__((always_inline)) void NAME(gi_tile_)(
     ptrdiff_t kf, ptrdiff_t ks, ptrdiff_t qf, ptrdiff_t qs, T *tmp, ptrdiff_t ts, const int CBT,
     const int JVT)
 {
-    /* channels per register partial: about GI_BLOCK_TERMS products per accumulator */
-    ptrdiff_t oflush = GI_BLOCK_TERMS / ((K - 1 - kf) / ks + 1);
-    if (oflush < 4) oflush = 4;
-    for (ptrdiff_t oa = 0; oa < no; oa += oflush) {
+    /* register partials of about GI_BLOCK_TERMS products: oflush channels x kb taps */
+    const ptrdiff_t nt = (K - 1 - kf) / ks + 1;
+    ptrdiff_t oflush = GI_BLOCK_TERMS / nt, kb = nt;
+    if (oflush < 1) oflush = 1, kb = GI_BLOCK_TERMS;
+    for (ptrdiff_t oa = 0; oa < no; oa += oflush)
+    for (ptrdiff_t ka = kf, qa = qf; ka < K; ka += kb * ks, qa += kb * qs) {
         const ptrdiff_t ob = (no - oa < oflush) ? no : oa + oflush;
+        const ptrdiff_t ke = (K - ka < kb * ks) ? K : ka + kb * ks;
         V acc[GI_CB_MAX][GI_JV_MAX];
 #pragma GCC unroll 8
         for (int c = 0; c < CBT; c++)
 #pragma GCC unroll 12
             for (int v = 0; v < JVT; v++) acc[c][v] = (V){0};
-        for (ptrdiff_t k = kf, q = qf; k < K; k += ks, q += qs) {
+        for (ptrdiff_t k = ka, q = qa; k < ke; k += ks, q += qs) {
             const T *sp = src + oa * rs - q;
             const T *wk = w + oa * wos + k;
             for (ptrdiff_t o = oa; o < ob; o++, sp += rs, wk += wos) {
