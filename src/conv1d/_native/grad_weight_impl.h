@@ -174,10 +174,22 @@ static void NAME(gw_gather_)(T *strip, const T *row, ptrdiff_t L, ptrdiff_t base
     if (ub > n) ub = n;
     if (ub < ua) ub = ua;
     memset(strip, 0, (size_t)ua * sizeof(T));
-    if (s == 1) {
-        memcpy(strip + ua, row + base + ua, (size_t)(ub - ua) * sizeof(T));
-    } else {
-        const T *src = row + base;
+    const T *src = row + base;
+    /* constant small strides: the compiler turns these into vector loads and permutes */
+    switch (s) {
+    case 1:
+        memcpy(strip + ua, src + ua, (size_t)(ub - ua) * sizeof(T));
+        break;
+    case 2:
+        for (ptrdiff_t u = ua; u < ub; u++) strip[u] = src[u * 2];
+        break;
+    case 3:
+        for (ptrdiff_t u = ua; u < ub; u++) strip[u] = src[u * 3];
+        break;
+    case 4:
+        for (ptrdiff_t u = ua; u < ub; u++) strip[u] = src[u * 4];
+        break;
+    default:
         for (ptrdiff_t u = ua; u < ub; u++) strip[u] = src[u * s];
     }
     memset(strip + ub, 0, (size_t)(n - ub) * sizeof(T));
