@@ -11,9 +11,9 @@
  * sum is a stride-1 correlation of the gy rows with those taps. The micro-kernel holds a
  * (CBT input channels) x (JVT vectors of J) tile in registers and, for every output channel o
  * and tap, loads JVT gy vectors and does CBT broadcast FMAs on each (the forward's tile with
- * the weight transposed). The partials are added into a small tile buffer every OFLUSH output
- * channels (blocked accumulation: float32 error stays near PyTorch's, issue 8); after all
- * phases of a block the buffer is interleaved into gx. gy rows are read in place where the
+ * the weight transposed). The partials are added into a small tile buffer every
+ * ~GI_BLOCK_TERMS products (blocked accumulation: float32 error stays near PyTorch's, issue
+ * 8); after all phases of a block the buffer is interleaved into gx. gy rows are read in place where the
  * block needs no zeros; edge blocks first copy their gy window into a stack strip with zeros
  * outside [0, L_out) (in blocks of output channels so the strip stays small).
  *
@@ -37,8 +37,14 @@
 #define GI_CB_MAX 4
 #define GI_JV_MAX 6
 #endif
-/* Output channels accumulated in registers before the partials go to the tile buffer. */
-#define OFLUSH 16
+/* Products (output channels x taps) accumulated in registers before the partials go to the
+ * tile buffer: blocked accumulation, as CONV1D_BLOCK_TERMS in the forward. Measured max-abs
+ * error / PyTorch's on the reduced suite (tests/test_native_grad.py): 128 gave up to 1.9x
+ * (grouped_g8) and 1.7x (seed_example), 64 up to 1.7x, 48 at most 1.32x; 48 costs nothing
+ * measurable against 128 on resnet1d_ecg/wavenet_dilated, 32 costs 10-15%. */
+#ifndef GI_BLOCK_TERMS
+#define GI_BLOCK_TERMS 48
+#endif
 /* Padded positions per block (all phases together); each block re-reads its gy window. */
 #define GI_POSITIONS 512
 /* Stack strip for edge blocks' gy windows, and the tile buffer (CBT x phases x TB). */

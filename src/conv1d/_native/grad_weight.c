@@ -31,10 +31,20 @@
 #define GW_REGS32 0
 #define GW_J_MAX 3
 #endif
-/* Output positions per block and vector steps per sample block before the lane sums. */
+/* Output positions per block (at most, at least), the budget for one block's gy rows, and
+ * the vector steps per sample block before the lane sums. */
 #define GW_TB 1024
-#define GW_STEPS 64
+#define GW_TB_MIN 256
+#define GW_GY_BYTES (1024 * 1024)
+#define GW_STEPS 32
 #define GW_STRIP_BYTES (32 * 1024)
+
+/* Lane sums by vector halves need __builtin_shufflevector (Clang, GCC 12+). */
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define GW_SHUFFLE 1
+#else
+#define GW_SHUFFLE 0
+#endif
 
 static ptrdiff_t gw_gcd(ptrdiff_t a, ptrdiff_t b)
 {
@@ -50,18 +60,28 @@ static ptrdiff_t gw_gcd(ptrdiff_t a, ptrdiff_t b)
 #define CAT(a, b) CAT_(a, b)
 #define NAME(f) CAT(f, SUFFIX)
 
+/* Integer vectors of the same shape, for the lane masks of partial vectors. */
+typedef int32_t vi32 __attribute__((vector_size(CONV1D_VEC_BYTES)));
+typedef int64_t vi64 __attribute__((vector_size(CONV1D_VEC_BYTES)));
+
 #define T float
 #define V vf32
+#define IT int32_t
+#define VI vi32
 #define LN LANES_F32
 #define SUFFIX f32
 #include "grad_weight_impl.h"
 #undef T
 #undef V
+#undef IT
+#undef VI
 #undef LN
 #undef SUFFIX
 
 #define T double
 #define V vf64
+#define IT int64_t
+#define VI vi64
 #define LN LANES_F64
 #define SUFFIX f64
 #include "grad_weight_impl.h"

@@ -16,28 +16,67 @@ static inline V NAME(gw_load_part_)(const T *p, ptrdiff_t n)
     return NAME(gw_load_)(buf);
 }
 
-static inline double NAME(gw_hsum_)(V v)
+/* Sum of the lanes, pairwise: halves added as vectors (shuffles) where the compiler has
+ * __builtin_shufflevector, else lane by lane. */
+static inline T NAME(gw_hsum_)(V v)
 {
+#if GW_SHUFFLE
+    typedef T h1 __attribute__((vector_size(sizeof(T))));
+    typedef T h2 __attribute__((vector_size(2 * sizeof(T))));
+#if LN >= 4
+    typedef T h4 __attribute__((vector_size(4 * sizeof(T))));
+#endif
+#if LN >= 8
+    typedef T h8 __attribute__((vector_size(8 * sizeof(T))));
+#endif
+#if LN == 16
+    h8 a8 = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+            __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+#elif LN == 8
+    h8 a8 = v;
+#endif
+#if LN >= 8
+    h4 a4 = __builtin_shufflevector(a8, a8, 0, 1, 2, 3) + __builtin_shufflevector(a8, a8, 4, 5, 6, 7);
+#elif LN == 4
+    h4 a4 = v;
+#endif
+#if LN >= 4
+    h2 a2 = __builtin_shufflevector(a4, a4, 0, 1) + __builtin_shufflevector(a4, a4, 2, 3);
+#else
+    h2 a2 = v;
+#endif
+    h1 a1 = __builtin_shufflevector(a2, a2, 0) + __builtin_shufflevector(a2, a2, 1);
+    return a1[0];
+#else
     T b[LN];
     memcpy(b, &v, sizeof v);
-    double s = 0;
-    for (int i = 0; i < LN; i++) s += b[i];
-    return s;
+    for (int w = LN / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) b[i] += b[i + w];
+    return b[0];
+#endif
 }
 
 /* The register tile. For o < OBT, j < JT:
  *   out[o*gwo + cidx[j]] += sum_{b < nb} sum_{u < nv*LN + tail}
- *                           g[o*gos + b*gs + u] * cp[j][b*cs + u]. */
+ *                           g[o*gos + b*gs + u] * cp[j][b*cs + u].
+ * Columns may be read up to the next whole vector (the strip is that long); gy rows too,
+ * masked, except where that would pass gend, the end of gy. */
 static inline __attribute__((always_inline)) void NAME(gw_tile_)(
-    const T *g, ptrdiff_t gos, ptrdiff_t gs, const T *const *cp, ptrdiff_t cs, ptrdiff_t nb,
-    ptrdiff_t nv, ptrdiff_t tail, T *out, ptrdiff_t gwo, const ptrdiff_t *cidx, const int OBT,
-    const int JT)
+    const T *g, ptrdiff_t gos, ptrdiff_t gs, const T *gend, const T *const *cp, ptrdiff_t cs,
+    ptrdiff_t nb, ptrdiff_t nv, ptrdiff_t tail, T *out, ptrdiff_t gwo, const ptrdiff_t *cidx,
+    const int OBT, const int JT)
 {
     V acc[GW_OB_MAX][GW_J_MAX];
 #pragma GCC unroll 4
     for (int o = 0; o < OBT; o++)
 #pragma GCC unroll 6
         for (int j = 0; j < JT; j++) acc[o][j] = (V){0};
+    VI mask;
+    {
+        IT m[LN];
+        for (int i = 0; i < LN; i++) m[i] = i < tail ? (IT)-1 : 0;
+        memcpy(&mask, m, sizeof mask);
+    }
     for (ptrdiff_t b = 0; b < nb; b++) {
         const T *gb = g + b * gs;
         const T *cb[GW_J_MAX];
@@ -55,23 +94,26 @@ static inline __attribute__((always_inline)) void NAME(gw_tile_)(
             }
         }
         if (tail) {
+            /* lanes past the tail are zeroed bit by bit (no 0 * Inf) */
             const ptrdiff_t u = nv * LN;
             V cv[GW_J_MAX];
 #pragma GCC unroll 6
-            for (int j = 0; j < JT; j++) cv[j] = NAME(gw_load_part_)(cb[j] + u, tail);
+            for (int j = 0; j < JT; j++) cv[j] = (V)((VI)NAME(gw_load_)(cb[j] + u) & mask);
 #pragma GCC unroll 4
             for (int o = 0; o < OBT; o++) {
-                const V gv = NAME(gw_load_part_)(gb + o * gos + u, tail);
+                const T *gp = gb + o * gos + u;
+                const V gv = gp + LN <= gend ? (V)((VI)NAME(gw_load_)(gp) & mask)
+                                             : NAME(gw_load_part_)(gp, tail);
 #pragma GCC unroll 6
                 for (int j = 0; j < JT; j++) acc[o][j] += gv * cv[j];
             }
         }
     }
     for (int o = 0; o < OBT; o++)
-        for (int j = 0; j < JT; j++) out[o * gwo + cidx[j]] += (T)NAME(gw_hsum_)(acc[o][j]);
+        for (int j = 0; j < JT; j++) out[o * gwo + cidx[j]] += NAME(gw_hsum_)(acc[o][j]);
 }
 
-#define GW_ARGS g, gos, gs, cp, cs, nb, nv, tail, out, gwo, cidx
+#define GW_ARGS g, gos, gs, gend, cp, cs, nb, nv, tail, out, gwo, cidx
 #define GW_CASE(a, b)                           \
     case (a) * 100 + (b):                       \
         NAME(gw_tile_)(GW_ARGS, (a), (b));      \
@@ -84,7 +126,7 @@ static inline __attribute__((always_inline)) void NAME(gw_tile_)(
 
 /* The tile for (obt, jt), with constant sizes so that the accumulators live in registers. */
 static void NAME(gw_tile_run_)(int obt, int jt, const T *g, ptrdiff_t gos, ptrdiff_t gs,
-                               const T *const *cp, ptrdiff_t cs, ptrdiff_t nb, ptrdiff_t nv,
+                               const T *gend, const T *const *cp, ptrdiff_t cs, ptrdiff_t nb, ptrdiff_t nv,
                                ptrdiff_t tail, T *out, ptrdiff_t gwo, const ptrdiff_t *cidx)
 {
     switch (obt * 100 + jt) {
@@ -132,10 +174,22 @@ static void NAME(gw_gather_)(T *strip, const T *row, ptrdiff_t L, ptrdiff_t base
     if (ub > n) ub = n;
     if (ub < ua) ub = ua;
     memset(strip, 0, (size_t)ua * sizeof(T));
-    if (s == 1) {
-        memcpy(strip + ua, row + base + ua, (size_t)(ub - ua) * sizeof(T));
-    } else {
-        const T *src = row + base;
+    const T *src = row + base;
+    /* constant small strides: the compiler turns these into vector loads and permutes */
+    switch (s) {
+    case 1:
+        memcpy(strip + ua, src + ua, (size_t)(ub - ua) * sizeof(T));
+        break;
+    case 2:
+        for (ptrdiff_t u = ua; u < ub; u++) strip[u] = src[u * 2];
+        break;
+    case 3:
+        for (ptrdiff_t u = ua; u < ub; u++) strip[u] = src[u * 3];
+        break;
+    case 4:
+        for (ptrdiff_t u = ua; u < ub; u++) strip[u] = src[u * 4];
+        break;
+    default:
         for (ptrdiff_t u = ua; u < ub; u++) strip[u] = src[u * s];
     }
     memset(strip + ub, 0, (size_t)(n - ub) * sizeof(T));
@@ -154,7 +208,13 @@ int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_
     const ptrdiff_t nph = K < ks ? K : ks;   /* phase rows per channel */
     const ptrdiff_t qmax = (K - 1) * d / s;
     const ptrdiff_t cap = (ptrdiff_t)(GW_STRIP_BYTES / sizeof(T));
-    ptrdiff_t TB = L_out < GW_TB ? L_out : GW_TB;
+    /* positions per block: long (fewer lane sums), but the block's gy rows of this call's
+     * output channels within GW_GY_BYTES (they stay in L2 while the strips pass over them) */
+    const ptrdiff_t orows = (o1 - o0 < og) ? o1 - o0 : og;
+    ptrdiff_t TB = (ptrdiff_t)(GW_GY_BYTES / sizeof(T)) / orows;
+    if (TB > GW_TB) TB = GW_TB;
+    if (TB < GW_TB_MIN) TB = GW_TB_MIN;
+    if (TB > L_out) TB = L_out;
     ptrdiff_t tbv = (TB + LN - 1) / LN * LN;
     while (nph * (tbv + qmax) > cap && TB > LN) {
         TB = (TB + 1) / 2;
@@ -172,18 +232,31 @@ int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_
     if (NB < 1) NB = 1;
     ptrdiff_t CB = cap / (NB * per);
     if (CB > cg) CB = cg;
+    /* fewer channels if that fills the column tiles better: least padding per column */
+    if (CB * K > GW_J_MAX) {
+        ptrdiff_t best = CB;
+        for (ptrdiff_t c = CB - 1; c * 2 > CB; c--) {
+            const ptrdiff_t pc = (GW_J_MAX - c * K % GW_J_MAX) % GW_J_MAX;
+            const ptrdiff_t pb = (GW_J_MAX - best * K % GW_J_MAX) % GW_J_MAX;
+            if (pc * best < pb * c) best = c;
+        }
+        CB = best;
+    }
     T strip[GW_STRIP_BYTES / sizeof(T)];
+    const T *const gend = gy + N * C_out * L_out;
     const T *cp[GW_J_MAX];
     ptrdiff_t cidx[GW_J_MAX];
     for (ptrdiff_t g = o0 / og; g < groups && g * og < o1; g++) {
         const ptrdiff_t oa = (o0 > g * og ? o0 : g * og), ob = (o1 < (g + 1) * og ? o1 : (g + 1) * og);
-        for (ptrdiff_t c0 = 0; c0 < cg; c0 += CB) {
-            const ptrdiff_t nc = (cg - c0 < CB) ? cg - c0 : CB, ncol = nc * K;
-            for (ptrdiff_t nb0 = 0; nb0 < N; nb0 += NB) {
-                const ptrdiff_t nb = (N - nb0 < NB) ? N - nb0 : NB;
-                const ptrdiff_t cs = nc * per; /* strip: (nb, nc, nph, SWw) */
-                for (ptrdiff_t t0 = 0; t0 < L_out; t0 += TB) {
-                    const ptrdiff_t tb = (L_out - t0 < TB) ? L_out - t0 : TB;
+        /* (samples, positions) blocks outside the channel blocks: the block's gy rows stay
+         * in L2 while every channel block's strip passes over them */
+        for (ptrdiff_t nb0 = 0; nb0 < N; nb0 += NB) {
+            const ptrdiff_t nb = (N - nb0 < NB) ? N - nb0 : NB;
+            for (ptrdiff_t t0 = 0; t0 < L_out; t0 += TB) {
+                const ptrdiff_t tb = (L_out - t0 < TB) ? L_out - t0 : TB;
+                for (ptrdiff_t c0 = 0; c0 < cg; c0 += CB) {
+                    const ptrdiff_t nc = (cg - c0 < CB) ? cg - c0 : CB, ncol = nc * K;
+                    const ptrdiff_t cs = nc * per; /* strip: (nb, nc, nph, SWw) */
                     for (ptrdiff_t b = 0; b < nb; b++)
                         for (ptrdiff_t c = 0; c < nc; c++) {
                             const T *row = x + ((nb0 + b) * C_in + g * cg + c0 + c) * L;
@@ -191,17 +264,18 @@ int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_
                                 NAME(gw_gather_)(strip + b * cs + (c * nph + sl) * SWw, row, L,
                                                  t0 * s + sl * d % s - pl, s, SWw);
                         }
-                    for (ptrdiff_t j0 = 0; j0 < ncol; j0 += GW_J_MAX) {
-                        const int jt = (int)((ncol - j0 < GW_J_MAX) ? ncol - j0 : GW_J_MAX);
-                        for (int j = 0; j < jt; j++) {
-                            const ptrdiff_t c = (j0 + j) / K, k = (j0 + j) % K;
-                            cp[j] = strip + (c * nph + k % ks) * SWw + k * d / s;
-                            cidx[j] = (c0 + c) * K + k;
-                        }
-                        for (ptrdiff_t ot = oa; ot < ob; ot += GW_OB_MAX) {
-                            const int obt = (int)((ob - ot < GW_OB_MAX) ? ob - ot : GW_OB_MAX);
+                    /* o tiles outside: the tile's gy rows stay in L1 across the columns */
+                    for (ptrdiff_t ot = oa; ot < ob; ot += GW_OB_MAX) {
+                        const int obt = (int)((ob - ot < GW_OB_MAX) ? ob - ot : GW_OB_MAX);
+                        for (ptrdiff_t j0 = 0; j0 < ncol; j0 += GW_J_MAX) {
+                            const int jt = (int)((ncol - j0 < GW_J_MAX) ? ncol - j0 : GW_J_MAX);
+                            for (int j = 0; j < jt; j++) {
+                                const ptrdiff_t c = (j0 + j) / K, k = (j0 + j) % K;
+                                cp[j] = strip + (c * nph + k % ks) * SWw + k * d / s;
+                                cidx[j] = (c0 + c) * K + k;
+                            }
                             NAME(gw_tile_run_)(obt, jt, gy + (nb0 * C_out + ot) * L_out + t0,
-                                               L_out, C_out * L_out, cp, cs, nb, tb / LN,
+                                               L_out, C_out * L_out, gend, cp, cs, nb, tb / LN,
                                                tb % LN, gw + ot * cg * K, cg * K, cidx);
                         }
                     }
