@@ -200,6 +200,7 @@ def test_fma_loop_counts_flops():
     mod = native._mod
     assert mod.fma_loop(1000) == 1000 * (16 if mod.VEC_BYTES >= 64 else 12) * mod.VEC_BYTES // 4 * 2
     assert mod.fma_loop(0) == 0
+    assert native.fma_loop(1000) == mod.fma_loop(1000)
     with pytest.raises(ValueError, match="iterations"):
         mod.fma_loop(-1)
 

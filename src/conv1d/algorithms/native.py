@@ -35,8 +35,8 @@ from .. import padding as _padding
 from .. import threads
 from . import Algorithm, Problem, gemm
 
-__all__ = ["ALGORITHM", "AVAILABLE", "LEVELS", "available_levels", "cost", "forward",
-           "get_level", "grad_input", "grad_weight", "set_level"]
+__all__ = ["ALGORITHM", "AVAILABLE", "LEVELS", "available_levels", "cost", "fma_loop",
+           "forward", "get_level", "grad_input", "grad_weight", "set_level"]
 
 #: Instruction-set levels, best first, and the extension module compiled for each.
 LEVELS = ("avx512", "avx2", "baseline")
@@ -127,6 +127,34 @@ def set_level(level: str | None = None) -> None:
     from . import choose  # the cost model may differ per level
 
     choose.cache_clear()
+
+
+def fma_loop(iterations: int) -> float:
+    """Run the current level's float32 FMA microbenchmark; return the FLOPs it did.
+
+    ``iterations`` rounds of independent vector FMA chains held in registers, with the GIL
+    released (see ``src/conv1d/_native/kernels.h``): FLOPs / seconds is one thread's float32
+    FMA peak, and one call per thread, timed together, the machine's.
+
+    Parameters
+    ----------
+    iterations : int
+        Rounds of the loop, >= 0.
+
+    Raises
+    ------
+    RuntimeError
+        If the native kernels are not built or are switched off.
+
+    Examples
+    --------
+    >>> if AVAILABLE:
+    ...     assert fma_loop(1000) > 0
+    """
+    if _mod is None:
+        raise RuntimeError("fma_loop needs the native kernels, which are not built or are "
+                           "switched off (CONV1D_NATIVE=0)")
+    return float(_mod.fma_loop(iterations))
 
 
 def _initial_level() -> None:
