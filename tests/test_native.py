@@ -87,13 +87,15 @@ def test_edge_tiles(level, length, dtype):
 
 
 @pytest.mark.parametrize("stride, dilation, kernel", [(7, 1, 3), (3, 9, 4), (16, 5, 2), (1, 33, 3),
-                                                      (5, 1, 10), (2, 1, 200)])
+                                                      (5, 1, 10), (2, 1, 200), (1, 3000, 3),
+                                                      (2, 1001, 4)])
 def test_big_strides_dilations_and_long_kernels(level, stride, dilation, kernel):
     rng = np.random.default_rng(stride * 100 + dilation)
     length = dilation * (kernel - 1) + 150
-    for cout, groups in ((20, 1), (4, 4)):
-        x = rng.standard_normal((3, 4, length))
-        w = rng.standard_normal((cout, 4 // groups, kernel))
+    # 4 channels (whole-row panels) and 300 (per-tile panels, per tap for huge dilations)
+    for cin, cout, groups in ((4, 20, 1), (4, 4, 4), (300, 8, 1)):
+        x = rng.standard_normal((2, cin, length))
+        w = rng.standard_normal((cout, cin // groups, kernel))
         check(x, w, None, stride=stride, dilation=dilation, padding=3, groups=groups,
               algorithm="native")
 
@@ -276,3 +278,14 @@ def test_oracle_grid_with_native_switched_off():
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "1 passed" in out.stdout
+
+
+@pytest.mark.parametrize("length", [1, 47, 1000, 1024])
+def test_pointwise_per_tile_panels_and_rows_in_place(level, length):
+    """1x1 kernels over more than one register partial's channels take per-tile panels, or
+    read rows in place (stride 1, no padding, rows not 4 KiB apart: length 1000 but not 1024)."""
+    rng = np.random.default_rng(length)
+    x = rng.standard_normal((2, 260, length)).astype(np.float32)
+    w = rng.standard_normal((12, 260, 1)).astype(np.float32)
+    for stride, padding in ((1, 0), (1, (2, 5)), (2, 0), (3, 1)):
+        check(x, w, None, stride=stride, padding=padding, algorithm="native")

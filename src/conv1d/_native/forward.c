@@ -75,7 +75,8 @@ size_t forward_dense_scratch(ptrdiff_t C_in, ptrdiff_t groups, ptrdiff_t K, ptrd
     const ptrdiff_t J = P + (K - 1) * dilation / stride;
     const ptrdiff_t chunk = row_chunk(cg, K, stride, dilation, positions, itemsize);
     const ptrdiff_t Jr = row_panel_len(K, stride, dilation, chunk, itemsize);
-    const ptrdiff_t elems = chunk ? cg * nph * Jr : channel_block(K) * nph * J;
+    const ptrdiff_t tile = nph * J < K * P ? nph * J : K * P; /* polyphase or per-tap */
+    const ptrdiff_t elems = chunk ? cg * nph * Jr : channel_block(K) * tile;
     /* (the per-tile panel never holds more than channel_block(K) channels) */
     return 3 * (size_t)K * sizeof(ptrdiff_t) + (size_t)elems * (size_t)itemsize;
 }

@@ -127,12 +127,15 @@ void NAME(forward_dense_)(const T *x, const T *wp, const T *bias, T *y, ptrdiff_
     const ptrdiff_t span = (K - 1) * dilation + 1;
     const ptrdiff_t nph = stride < span ? stride : span;
     const ptrdiff_t J = P + (K - 1) * dilation / stride;
+    /* Per-tile panels of huge dilations would copy mostly unused samples: then one row of P
+     * samples per tap instead, (nc, K, P), koff_panel[k] = k*P. */
+    const int pertap = nph * J > K * P;
     ptrdiff_t *koff_panel = scratch, *koff_row = koff_panel + K, *koff_whole = koff_row + K;
     T *panel = (T *)(koff_whole + K);
     const ptrdiff_t chunk = row_chunk(cg, K, stride, dilation, t1 - t0, (int)sizeof(T));
     const ptrdiff_t Jr = row_panel_len(K, stride, dilation, chunk, (int)sizeof(T));
     for (ptrdiff_t k = 0; k < K; k++) {
-        koff_panel[k] = (k * dilation % stride) * J + k * dilation / stride;
+        koff_panel[k] = pertap ? k * P : (k * dilation % stride) * J + k * dilation / stride;
         koff_row[k] = k * dilation;
         koff_whole[k] = (k * dilation % stride) * Jr + k * dilation / stride;
     }
@@ -196,14 +199,21 @@ void NAME(forward_dense_)(const T *x, const T *wp, const T *bias, T *y, ptrdiff_
                         cs = L;
                         koff = koff_row;
                     } else {
-                        /* (nc, nph, J) panel of this tile's inputs, zeros outside [0, L) */
+                        /* (nc, nph, J) or (nc, K, P) panel of this tile's inputs, zeros
+                         * outside [0, L) */
                         for (ptrdiff_t c = 0; c < nc; c++) {
                             const T *row = xg + (c0 + c) * L;
-                            for (ptrdiff_t r = 0; r < nph; r++)
-                                NAME(gather_)(panel + (c * nph + r) * J, row, L, lo_in + r, stride, J);
+                            if (pertap)
+                                for (ptrdiff_t k = 0; k < K; k++)
+                                    NAME(gather_)(panel + (c * K + k) * P, row, L,
+                                                  lo_in + k * dilation, stride, P);
+                            else
+                                for (ptrdiff_t r = 0; r < nph; r++)
+                                    NAME(gather_)(panel + (c * nph + r) * J, row, L, lo_in + r,
+                                                  stride, J);
                         }
                         xb = panel;
-                        cs = nph * J;
+                        cs = pertap ? K * P : nph * J;
                         koff = koff_panel;
                     }
                     for (ptrdiff_t k0 = 0; k0 < K; k0 += kb) {
