@@ -75,11 +75,15 @@ def test_float32_forward_error_within_1_5x_torch(level, case):
 def test_edge_tiles(level, length, dtype):
     """Lengths around the register tile's width (16-48 positions), padded on both sides."""
     rng = np.random.default_rng(length)
-    for cout, groups in ((9, 1), (12, 3), (6, 6), (18, 6)):  # dense, grouped, depthwise (x1, x3)
-        x = rng.standard_normal((2, 6, length)).astype(dtype)
-        w = rng.standard_normal((cout, 6 // groups, 3)).astype(dtype)
-        check(x, w, rng.standard_normal(cout).astype(dtype), padding=(2, 5), groups=groups,
-              algorithm="native")
+    # dense, grouped, depthwise (x1, x3), and more channels per group than one register
+    # partial takes (40 x 5 taps > 128 products: the per-tile panels and in-place rows)
+    for cin, cout, groups in ((6, 9, 1), (6, 12, 3), (6, 6, 6), (6, 18, 6), (40, 20, 1),
+                              (80, 20, 2)):
+        x = rng.standard_normal((2, cin, length)).astype(dtype)
+        w = rng.standard_normal((cout, cin // groups, 5)).astype(dtype)
+        for stride in (1, 2):
+            check(x, w, rng.standard_normal(cout).astype(dtype), padding=(2, 5), groups=groups,
+                  stride=stride, algorithm="native")
 
 
 @pytest.mark.parametrize("stride, dilation, kernel", [(7, 1, 3), (3, 9, 4), (16, 5, 2), (1, 33, 3),
@@ -247,3 +251,14 @@ def test_torch_oracle_sanity():
     y, _ = torch_conv(x, w, None, np.zeros((1, 2, 6)))
     np.testing.assert_array_equal(y, x)
     np.testing.assert_array_equal(F.conv1d(x, w, algorithm="native"), x)
+
+
+@needs_native
+def test_long_rows_past_the_whole_row_panel(restore_threads):
+    """Few channels but rows longer than the whole-row panel (1 MiB): per-tile panels."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 2, 200_001)).astype(np.float32)
+    w = rng.standard_normal((16, 2, 3)).astype(np.float32)
+    for threads_ in (1, 2):
+        conv1d.set_num_threads(threads_)
+        check(x, w, rng.standard_normal(16).astype(np.float32), padding=1, algorithm="native")

@@ -127,11 +127,50 @@ void NAME(forward_dense_)(const T *x, const T *wp, const T *bias, T *y, ptrdiff_
     const ptrdiff_t span = (K - 1) * dilation + 1;
     const ptrdiff_t nph = stride < span ? stride : span;
     const ptrdiff_t J = P + (K - 1) * dilation / stride;
-    ptrdiff_t *koff_panel = scratch, *koff_row = koff_panel + K;
-    T *panel = (T *)(koff_row + K);
+    ptrdiff_t *koff_panel = scratch, *koff_row = koff_panel + K, *koff_whole = koff_row + K;
+    T *panel = (T *)(koff_whole + K);
+    const ptrdiff_t chunk = row_chunk(cg, K, stride, dilation, t1 - t0, (int)sizeof(T));
+    const ptrdiff_t Jr = row_panel_len(K, stride, dilation, chunk, (int)sizeof(T));
     for (ptrdiff_t k = 0; k < K; k++) {
         koff_panel[k] = (k * dilation % stride) * J + k * dilation / stride;
         koff_row[k] = k * dilation;
+        koff_whole[k] = (k * dilation % stride) * Jr + k * dilation / stride;
+    }
+    if (chunk) { /* whole-row panels, output-channel blocks outer (see forward.c) */
+        for (ptrdiff_t n = n0; n < n1; n++) {
+            for (ptrdiff_t g = 0; g < groups; g++) {
+                const T *xg = x + (n * C_in + g * cg) * L;
+                T *yg = y + (n * C_out + g * og) * L_out;
+                const T *wg = wp + g * nob * cg * K * OB;
+                const T *bg = bias ? bias + g * og : NULL;
+                for (ptrdiff_t u0 = t0; u0 < t1; u0 += chunk) {
+                    const ptrdiff_t u1 = (t1 - u0 < chunk) ? t1 : u0 + chunk;
+                    for (ptrdiff_t c = 0; c < cg; c++)
+                        for (ptrdiff_t r = 0; r < nph; r++)
+                            NAME(gather_)(panel + (c * nph + r) * Jr, xg + c * L, L,
+                                          u0 * stride - pad_left + r, stride, Jr);
+                    for (ptrdiff_t ob = 0; ob < nob; ob++) {
+                        const ptrdiff_t nout = (og - ob * OB < OB) ? og - ob * OB : OB;
+                        for (ptrdiff_t tt = u0; tt < u1; tt += P) {
+                            const ptrdiff_t npos = (u1 - tt < P) ? u1 - tt : P;
+                            /* the output tile stays in L1 while the partials add into it */
+                            for (ptrdiff_t c0 = 0; c0 < cg; c0 += cb) {
+                                const ptrdiff_t nc = (cg - c0 < cb) ? cg - c0 : cb;
+                                for (ptrdiff_t k0 = 0; k0 < K; k0 += kb) {
+                                    const ptrdiff_t nk = (K - k0 < kb) ? K - k0 : kb;
+                                    NAME(tiles_)(panel + c0 * nph * Jr + (tt - u0), nph * Jr,
+                                                 koff_whole + k0,
+                                                 wg + ((ob * cg + c0) * K + k0) * OB, nc, nk, K,
+                                                 yg + ob * OB * L_out + tt, L_out, nout, npos,
+                                                 c0 == 0 && k0 == 0, bg ? bg + ob * OB : NULL);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return;
     }
     /* Rows a multiple of 4 KiB apart alias in L1 (same sets): copy them instead. */
     const ptrdiff_t row_bytes = (L * (ptrdiff_t)sizeof(T)) % 4096;

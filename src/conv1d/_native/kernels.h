@@ -44,8 +44,9 @@ typedef double vf64 __attribute__((vector_size(CONV1D_VEC_BYTES)));
 #endif
 /* Vectors of output positions per register tile. */
 #define CONV1D_POS_VECS 3
-/* Input channels accumulated in registers before the partials are added into the output:
- * blocked accumulation keeps float32 rounding error near PyTorch's (see issue 8). */
+/* Input channels accumulated in registers before the partials are added into the output by
+ * the row kernel (the dense kernel blocks by CONV1D_BLOCK_TERMS products instead): blocked
+ * accumulation keeps float32 rounding error near PyTorch's (see issue 8). */
 #define CONV1D_CHANNEL_BLOCK 16
 /* At most this many products (channels x taps) go into one register partial: long kernels
  * split their taps into blocks too (a 4104-term chain, long_dense, was 5x PyTorch's error). */
@@ -55,9 +56,10 @@ typedef double vf64 __attribute__((vector_size(CONV1D_VEC_BYTES)));
  * Dense / grouped forward, register-tiled. Writes y[n, :, t0:t1] for n in [n0, n1) fully
  * (bias added when bias != NULL). wp is the weight packed by Python as
  * (groups, ceil(og / OUT_BLOCK), C_in/groups, K, OUT_BLOCK), zero-filled past og = C_out/groups.
- * scratch: forward_dense_scratch(...) bytes, private to this call (tap offsets and the packed
- * input panel of edge and strided tiles). */
-size_t forward_dense_scratch(ptrdiff_t K, ptrdiff_t stride, ptrdiff_t dilation, int itemsize);
+ * scratch: forward_dense_scratch(..., positions = t1 - t0, ...) bytes, private to this call
+ * (tap offsets and the packed input panels). */
+size_t forward_dense_scratch(ptrdiff_t C_in, ptrdiff_t groups, ptrdiff_t K, ptrdiff_t stride,
+                             ptrdiff_t dilation, ptrdiff_t positions, int itemsize);
 #define DECLARE_FORWARD_DENSE(T, S)                                                          \
     void forward_dense_##S(const T *x, const T *wp, const T *bias, T *y, ptrdiff_t N,        \
                            ptrdiff_t C_in, ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K,        \

@@ -97,7 +97,7 @@ static PyObject *py_forward_dense(PyObject *self, PyObject *args)
         return NULL;
     }
     int item = (int)bufs.b[0].itemsize;
-    void *scratch = malloc(forward_dense_scratch(K, s, d, item));
+    void *scratch = malloc(forward_dense_scratch(C_in, g, K, s, d, t1 - t0, item));
     if (!scratch) {
         release(&bufs);
         return PyErr_NoMemory();
