@@ -47,8 +47,10 @@
 #ifndef GI_BLOCK_TERMS
 #define GI_BLOCK_TERMS 48
 #endif
-/* Padded positions per block (all phases together); each block re-reads its gy window. */
+/* Padded positions per block (all phases together); each block re-reads its gy window, which
+ * should stay within GI_GY_BYTES (L2). */
 #define GI_POSITIONS 512
+#define GI_GY_BYTES (256 * 1024)
 /* Stack strip for edge blocks' gy windows, and the tile buffer (CBT x phases x TB). */
 #define GI_STRIP_BYTES (32 * 1024)
 #define GI_TMP_ELEMS 4096
