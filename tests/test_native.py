@@ -200,6 +200,7 @@ def test_fma_loop_counts_flops():
     mod = native._mod
     assert mod.fma_loop(1000) == 1000 * (16 if mod.VEC_BYTES >= 64 else 12) * mod.VEC_BYTES // 4 * 2
     assert mod.fma_loop(0) == 0
+    assert native.fma_loop(1000) == mod.fma_loop(1000)
     with pytest.raises(ValueError, match="iterations"):
         mod.fma_loop(-1)
 
@@ -262,3 +263,16 @@ def test_long_rows_past_the_whole_row_panel(restore_threads):
     for threads_ in (1, 2):
         conv1d.set_num_threads(threads_)
         check(x, w, rng.standard_normal(16).astype(np.float32), padding=1, algorithm="native")
+
+
+def test_oracle_grid_with_native_switched_off():
+    """The hypothesis grid through "auto" with CONV1D_NATIVE=0: the pure-NumPy algorithms."""
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "tests/test_against_torch.py", "-k", "test_grid and auto"],
+        env={**os.environ, "PYTHONPATH": SRC, "CONV1D_NATIVE": "0"}, cwd=root,
+        capture_output=True, text=True, timeout=900,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "1 passed" in out.stdout

@@ -1,15 +1,22 @@
 /* Dense and grouped forward: a register-tiled direct convolution (no im2col).
  *
- * Contract: kernels.h (forward_dense_*). The micro-kernel holds an OUT_BLOCK output channels x
- * POS_VECS vectors of positions tile in registers and accumulates over (input channel, tap):
- * for each (c, k) it loads POS_VECS input vectors once and does OUT_BLOCK broadcast FMAs on
- * each. Input rows are read in place when the tile needs no zero padding and the stride is 1;
- * edge tiles, strided inputs, and rows a multiple of 4 KiB apart (which would share L1 sets)
- * are first copied into a small polyphase panel per CHANNEL_BLOCK channels: one row per
- * stride phase, zeros where the padding is, so every tap still reads contiguous vectors.
- * After at most CONV1D_BLOCK_TERMS products (channels x taps) the register partials are added
- * into the output (blocked accumulation: the float32 error stays near PyTorch's, issue 8). The 1D form of LIBXSMM's batch-reduce GEMM
- * micro-kernel (Georganas et al., arXiv:2104.08002).
+ * Contract: kernels.h (forward_dense_*). The micro-kernel (tile_) holds an OUT_BLOCK output
+ * channels x POS_VECS vectors of positions tile in registers and accumulates over (input
+ * channel, tap): for each (c, k) it loads POS_VECS input vectors once and does OUT_BLOCK
+ * broadcast FMAs on each. After at most CONV1D_BLOCK_TERMS products (channels x taps) the
+ * register partials are added into the output (blocked accumulation: the float32 error stays
+ * near PyTorch's, issue 8). The 1D form of LIBXSMM's batch-reduce GEMM micro-kernel
+ * (Georganas et al., arXiv:2104.08002). The input reaches it in one of two ways:
+ *   - whole-row panels (the usual path): per (sample, group, chunk of positions) the group's
+ *     input rows are copied once into a polyphase panel, one row per stride phase with zeros
+ *     where the padding is, so that every tap of every stride reads contiguous vectors; the
+ *     chunk is sized to stay in L2 (ROW_PANEL_BYTES). Loops: output-channel block, positions,
+ *     channel blocks; the output is written row after row and each tile stays in L1.
+ *   - per-tile panels (1x1 kernels over many channels, or groups too wide for a useful
+ *     chunk): per (tile, channel block) the same polyphase copy of just that tile's inputs,
+ *     or the rows read in place at stride 1 when no padding is needed and the rows are not a
+ *     multiple of 4 KiB apart (such rows share L1 sets). Loops: positions, channel blocks,
+ *     output-channel blocks, so the input tile stays in L1.
  */
 #include <string.h>
 

@@ -35,8 +35,8 @@ from .. import padding as _padding
 from .. import threads
 from . import Algorithm, Problem, gemm
 
-__all__ = ["ALGORITHM", "AVAILABLE", "LEVELS", "available_levels", "cost", "forward",
-           "get_level", "grad_input", "grad_weight", "set_level"]
+__all__ = ["ALGORITHM", "AVAILABLE", "LEVELS", "available_levels", "cost", "fma_loop",
+           "forward", "get_level", "grad_input", "grad_weight", "set_level"]
 
 #: Instruction-set levels, best first, and the extension module compiled for each.
 LEVELS = ("avx512", "avx2", "baseline")
@@ -127,6 +127,34 @@ def set_level(level: str | None = None) -> None:
     from . import choose  # the cost model may differ per level
 
     choose.cache_clear()
+
+
+def fma_loop(iterations: int) -> float:
+    """Run the current level's float32 FMA microbenchmark; return the FLOPs it did.
+
+    ``iterations`` rounds of independent vector FMA chains held in registers, with the GIL
+    released (see ``src/conv1d/_native/kernels.h``): FLOPs / seconds is one thread's float32
+    FMA peak, and one call per thread, timed together, the machine's.
+
+    Parameters
+    ----------
+    iterations : int
+        Rounds of the loop, >= 0.
+
+    Raises
+    ------
+    RuntimeError
+        If the native kernels are not built or are switched off.
+
+    Examples
+    --------
+    >>> if AVAILABLE:
+    ...     assert fma_loop(1000) > 0
+    """
+    if _mod is None:
+        raise RuntimeError("fma_loop needs the native kernels, which are not built or are "
+                           "switched off (CONV1D_NATIVE=0)")
+    return float(_mod.fma_loop(iterations))
 
 
 def _initial_level() -> None:
@@ -303,11 +331,14 @@ def grad_weight(
 # one-thread CPU times (time.process_time, robust to the shared machine's load) of
 #   PYTHONPATH=src python /tmp/native_scratch/calib.py   (conv1d.functional.conv1d per algorithm)
 # scaled by 0.7, the ratio of the GEMM model's estimates (2 threads) to the GEMM algorithm's
-# one-thread times on the same cases, so that both models speak in the same seconds.
+# one-thread times on the same cases, so that both models speak in the same seconds. Checked
+# after the last kernel change: on all 11 suite cases "auto" picks the fastest algorithm both
+# forward and forward+backward (native everywhere but long_depthwise and long_dense: fft).
 
 #: Dense-tile FLOP rate per level in those units: resnet1d_ecg 370, pointwise 400, reflect_pad
-#: 358, wavenet_dilated 477, grouped_g8 478, long_dense 340 G/s at AVX-512 (228 GF/s on one
-#: thread, 80% of fma_loop's peak); AVX2 and the baseline ran resnet1d_ecg at 0.51x and 0.145x.
+#: 358, wavenet_dilated 477, grouped_g8 478, long_dense 340 G/s at AVX-512 (resnet1d_ecg runs
+#: at 225-240 GF/s on one thread, 80-84% of fma_loop's peak); AVX2 and the baseline ran
+#: resnet1d_ecg at 0.51x and 0.145x of the AVX-512 rate.
 DENSE_FLOPS = {"avx512": 400e9, "avx2": 205e9, "baseline": 58e9}
 #: Row-kernel FLOP rate per level: long_depthwise (K=1023) 118 G/s at AVX-512; the short
 #: depthwise layers are memory-bound (BANDWIDTH) and barely see it.
