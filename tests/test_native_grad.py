@@ -64,6 +64,8 @@ PATHS = {
     "long_kernel": (1, 4, 6, 300, 700, 1, (150, 149), 1, 2),  # blocks of taps per partial
     "huge_dilation": (1, 3, 4, 3, 20010, 1, (2, 1), 10000, 1),  # scalar paths (no strip fits)
     "pointwise_strided": (2, 8, 16, 1, 77, 3, (0, 0), 1, 1),
+    "rows_of_2_kib": (2, 16, 40, 3, 512, 1, (1, 1), 1, 1),  # gy rows copied (L1 set aliasing)
+    "pointwise_2_kib": (1, 24, 80, 1, 1024, 1, (0, 0), 1, 1),
 }
 
 

@@ -4,7 +4,8 @@
  * [n0, n1) and nothing else; gy (N, C_out, L_out) and w (C_out, C_in/groups, K) read only. With
  * p = i + pad_left the padded position of input sample i,
  *     gx[n, g*cg + c, i] = sum over o < og, k < K with (p - k*d) % s == 0 and
- *                          t = (p - k*d) / s in [0, L_out) of w[g*og + o, c, k] * gy[n, g*og + o, t].
+ *                          t = (p - k*d) / s in [0, L_out)
+ *                          of w[g*og + o, c, k] * gy[n, g*og + o, t].
  *
  * Polyphase: the positions p = J*s + r of one residue r are reached only by the taps with
  * k*d = r (mod s), each reading gy at t = J - q_k, q_k = k*d / s, so for a fixed phase the
@@ -13,9 +14,10 @@
  * and tap, loads JVT gy vectors and does CBT broadcast FMAs on each (the forward's tile with
  * the weight transposed). The partials are added into a small tile buffer every
  * ~GI_BLOCK_TERMS products (blocked accumulation: float32 error stays near PyTorch's, issue
- * 8); after all phases of a block the buffer is interleaved into gx. gy rows are read in place where the
- * block needs no zeros; edge blocks first copy their gy window into a stack strip with zeros
- * outside [0, L_out) (in blocks of output channels so the strip stays small).
+ * 8); after all phases of a block the buffer is interleaved into gx. Blocks whose gy window
+ * lies inside [0, L_out) read the gy rows in place; the edges get blocks of their own (one
+ * tile wide where possible) that first copy their window into a stack strip with zeros
+ * outside [0, L_out), in blocks of output channels so the strip stays small.
  *
  * Zeros in the strip are multiplied by the weights, so a non-finite weight would make NaN
  * where no product exists; such calls take an exact scalar path instead (the reference's NaN
@@ -45,8 +47,10 @@
 #ifndef GI_BLOCK_TERMS
 #define GI_BLOCK_TERMS 48
 #endif
-/* Padded positions per block (all phases together); each block re-reads its gy window. */
+/* Padded positions per block (all phases together); each block re-reads its gy window, which
+ * should stay within GI_GY_BYTES (L2). */
 #define GI_POSITIONS 512
+#define GI_GY_BYTES (256 * 1024)
 /* Stack strip for edge blocks' gy windows, and the tile buffer (CBT x phases x TB). */
 #define GI_STRIP_BYTES (32 * 1024)
 #define GI_TMP_ELEMS 4096

@@ -14,7 +14,10 @@
  * holds OBT output channels x JT columns of vector accumulators, loads OBT gy vectors and JT
  * column vectors per step and does OBT*JT FMAs, over the block's samples and positions (a few
  * hundred terms per lane), then adds each accumulator's lane sum into gw: blocked
- * accumulation, so float32 error stays near PyTorch's (issue 8). Threads split over output
+ * accumulation, so float32 error stays near PyTorch's (issue 8). The last partial vector of a
+ * block is masked bit by bit (no 0 * Inf). Loops: (sample, position) blocks outside, channel
+ * blocks inside, so a block's gy rows stay in L2 while every channel block's strip passes
+ * over them, and gy and x are each read from memory once. Threads split over output
  * channels, each owning its gw rows.
  * Memory: stack only (GW_STRIP_BYTES plus a few hundred bytes); no allocation.
  */

@@ -36,7 +36,8 @@ static inline T NAME(gw_hsum_)(V v)
     h8 a8 = v;
 #endif
 #if LN >= 8
-    h4 a4 = __builtin_shufflevector(a8, a8, 0, 1, 2, 3) + __builtin_shufflevector(a8, a8, 4, 5, 6, 7);
+    h4 a4 = __builtin_shufflevector(a8, a8, 0, 1, 2, 3) +
+            __builtin_shufflevector(a8, a8, 4, 5, 6, 7);
 #elif LN == 4
     h4 a4 = v;
 #endif
@@ -119,15 +120,17 @@ static inline __attribute__((always_inline)) void NAME(gw_tile_)(
         NAME(gw_tile_)(GW_ARGS, (a), (b));      \
         break;
 #if GW_REGS32
-#define GW_ROW(a) GW_CASE(a, 1) GW_CASE(a, 2) GW_CASE(a, 3) GW_CASE(a, 4) GW_CASE(a, 5) GW_CASE(a, 6)
+#define GW_ROW(a) \
+    GW_CASE(a, 1) GW_CASE(a, 2) GW_CASE(a, 3) GW_CASE(a, 4) GW_CASE(a, 5) GW_CASE(a, 6)
 #else
 #define GW_ROW(a) GW_CASE(a, 1) GW_CASE(a, 2) GW_CASE(a, 3)
 #endif
 
 /* The tile for (obt, jt), with constant sizes so that the accumulators live in registers. */
 static void NAME(gw_tile_run_)(int obt, int jt, const T *g, ptrdiff_t gos, ptrdiff_t gs,
-                               const T *gend, const T *const *cp, ptrdiff_t cs, ptrdiff_t nb, ptrdiff_t nv,
-                               ptrdiff_t tail, T *out, ptrdiff_t gwo, const ptrdiff_t *cidx)
+                               const T *gend, const T *const *cp, ptrdiff_t cs,
+                               ptrdiff_t nb, ptrdiff_t nv, ptrdiff_t tail, T *out,
+                               ptrdiff_t gwo, const ptrdiff_t *cidx)
 {
     switch (obt * 100 + jt) {
         GW_ROW(1) GW_ROW(2) GW_ROW(3) GW_ROW(4)
@@ -247,7 +250,8 @@ int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_
     const T *cp[GW_J_MAX];
     ptrdiff_t cidx[GW_J_MAX];
     for (ptrdiff_t g = o0 / og; g < groups && g * og < o1; g++) {
-        const ptrdiff_t oa = (o0 > g * og ? o0 : g * og), ob = (o1 < (g + 1) * og ? o1 : (g + 1) * og);
+        const ptrdiff_t oa = o0 > g * og ? o0 : g * og;
+        const ptrdiff_t ob = o1 < (g + 1) * og ? o1 : (g + 1) * og;
         /* (samples, positions) blocks outside the channel blocks: the block's gy rows stay
          * in L2 while every channel block's strip passes over them */
         for (ptrdiff_t nb0 = 0; nb0 < N; nb0 += NB) {
