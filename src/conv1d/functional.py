@@ -177,10 +177,14 @@ def forward(
     """
     out_dtype = x.dtype
     x, w, b = upcast(x, w, b)
-    xp = pad(x, spec.pad_left, spec.pad_right, spec.padding_mode)
     args = (spec.stride, spec.dilation, spec.groups)
-    algo = get_algorithm(algorithm, Problem.of(xp, w, *args))
-    y = forward_with_bias(algo, xp, w, b, *args)
+    pads = (spec.pad_left, spec.pad_right)
+    algo = get_algorithm(algorithm, Problem.of(x, w, *args, sum(pads)))
+    if spec.padding_mode == "zeros" and algo.zero_pads:  # the algorithm reads zeros itself
+        y = forward_with_bias(algo, x, w, b, *args, *pads)
+    else:
+        xp = pad(x, *pads, spec.padding_mode)
+        y = forward_with_bias(algo, xp, w, b, *args)
     return y.astype(out_dtype, copy=False)
 
 
@@ -199,12 +203,17 @@ def backward(
     """
     x_dtype, w_dtype = x.dtype, w.dtype
     gy, x, w = upcast(gy, x, w)
-    xp = pad(x, spec.pad_left, spec.pad_right, spec.padding_mode)
     args = (spec.stride, spec.dilation, spec.groups)
-    algo = get_algorithm(algorithm, Problem.of(xp, w, *args))
-    gxp = algo.grad_input(gy, w, xp.shape[-1], *args)
-    gx = pad_backward(gxp, spec.pad_left, spec.pad_right, spec.padding_mode)
-    gw = algo.grad_weight(gy, xp, spec.kernel_size, *args)
+    pads = (spec.pad_left, spec.pad_right)
+    algo = get_algorithm(algorithm, Problem.of(x, w, *args, sum(pads)))
+    if spec.padding_mode == "zeros" and algo.zero_pads:  # the algorithm reads zeros itself
+        gx = algo.grad_input(gy, w, x.shape[-1], *args, *pads)
+        gw = algo.grad_weight(gy, x, spec.kernel_size, *args, *pads)
+    else:
+        xp = pad(x, *pads, spec.padding_mode)
+        gxp = algo.grad_input(gy, w, xp.shape[-1], *args)
+        gx = pad_backward(gxp, *pads, spec.padding_mode)
+        gw = algo.grad_weight(gy, xp, spec.kernel_size, *args)
     gb = gy.sum(axis=(0, 2)).astype(w_dtype, copy=False) if has_bias else None
     return Gradients(gx.astype(x_dtype, copy=False), gw.astype(w_dtype, copy=False), gb)
 

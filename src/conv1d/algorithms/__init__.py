@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..padding import pad, pad_backward
 from . import reference
 
 
@@ -41,10 +42,12 @@ class Problem:
         return (self.length - self.dilation * (self.kernel_size - 1) - 1) // self.stride + 1
 
     @classmethod
-    def of(cls, x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int) -> Problem:
+    def of(cls, x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int,
+           padding: int = 0) -> Problem:
+        """The problem of input ``x`` (plus ``padding`` samples in all) and weight ``w``."""
         n, c_in, length = x.shape
         c_out, _, kernel = w.shape
-        return cls(n, c_in, c_out, kernel, length, stride, dilation, groups,
+        return cls(n, c_in, c_out, kernel, length + padding, stride, dilation, groups,
                    _dtype_name(np.result_type(x.dtype, w.dtype)))
 
 
@@ -59,6 +62,13 @@ class Algorithm:
     (or ``None``, its default) and adds it itself, e.g. inside its matrix product or to each
     output chunk while it is in cache; otherwise :func:`forward_with_bias` adds it
     afterwards, one more pass over the output in memory.
+    ``zero_pads``: the algorithm also takes zero padding itself, as two trailing arguments
+    ``pad_left, pad_right`` (default 0) of all three functions, with the *unpadded* input:
+    ``forward(x, w, stride, dilation, groups, bias, pad_left, pad_right)``,
+    ``grad_input(gy, w, length, ..., pad_left, pad_right)`` (``length`` unpadded; returns the
+    unpadded input's gradient) and ``grad_weight(gy, x, kernel, ..., pad_left, pad_right)``.
+    With both pads 0 that is the plain padded contract, which such algorithms keep too
+    (streaming and the transposed convolution call them with pre-padded arrays).
     """
 
     name: str
@@ -68,11 +78,27 @@ class Algorithm:
     unsupported: Callable[[Problem], str | None] = lambda problem: None
     cost: Callable[[Problem], float] = lambda problem: float("inf")
     fuses_bias: bool = False
+    zero_pads: bool = False
 
 
 def forward_with_bias(algo: Algorithm, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
-                      stride: int, dilation: int, groups: int) -> np.ndarray:
-    """``algo.forward`` plus ``bias`` (``None``: no bias), fused when the algorithm can."""
+                      stride: int, dilation: int, groups: int, pad_left: int = 0,
+                      pad_right: int = 0) -> np.ndarray:
+    """``algo.forward`` plus ``bias`` (``None``: no bias), fused when the algorithm can.
+
+    ``pad_left``/``pad_right``: zero padding of an unpadded ``x``, passed to an algorithm that
+    takes it (``zero_pads``), else applied here as a padded copy.
+    """
+    if pad_left or pad_right:
+        if not algo.zero_pads:
+            x = pad(x, pad_left, pad_right, "zeros")
+        elif algo.fuses_bias:
+            return algo.forward(x, w, stride, dilation, groups, bias, pad_left, pad_right)
+        else:
+            y = algo.forward(x, w, stride, dilation, groups, None, pad_left, pad_right)
+            if bias is not None:
+                y += bias[:, None]
+            return y
     if bias is None:
         return algo.forward(x, w, stride, dilation, groups)
     if algo.fuses_bias:
@@ -107,8 +133,8 @@ def candidates(problem: Problem) -> dict[str, float]:
     --------
     >>> costs = candidates(Problem(batch=20, in_channels=16, out_channels=33, kernel_size=3,
     ...                            length=50, stride=2))
-    >>> "reference" in costs, min(costs, key=costs.get)
-    (False, 'gemm')
+    >>> "reference" in costs, min(costs, key=costs.get) in ("native", "gemm")
+    (False, True)
     """
     costs = {
         name: algo.cost(problem)
@@ -133,10 +159,11 @@ def choose(problem: Problem) -> str:
 
     Examples
     --------
-    >>> choose(Problem(batch=20, in_channels=16, out_channels=33, kernel_size=3, length=50))
-    'gemm'
-    >>> choose(Problem(8, 512, 512, kernel_size=4, length=4102, groups=512))
-    'direct'
+    >>> choose(Problem(batch=20, in_channels=16, out_channels=33, kernel_size=3, length=50)) in (
+    ...     "native", "gemm")  # "native" where the compiled kernels are built
+    True
+    >>> choose(Problem(8, 512, 512, kernel_size=4, length=4102, groups=512)) in ("native", "direct")
+    True
     >>> choose(Problem(4, 64, 64, kernel_size=1023, length=17406, groups=64))
     'fft'
     """
@@ -157,35 +184,51 @@ def _pick(kind: str, problem: Problem, run: Callable[[str], np.ndarray]) -> np.n
     return run(choose(problem))
 
 
-def _auto_forward(x, w, stride, dilation, groups, bias=None):
-    p = Problem.of(x, w, stride, dilation, groups)
+def _auto_forward(x, w, stride, dilation, groups, bias=None, pad_left=0, pad_right=0):
+    p = Problem.of(x, w, stride, dilation, groups, pad_left + pad_right)
     return _pick("forward", p, lambda name: forward_with_bias(
-        ALGORITHMS[name], x, w, bias, stride, dilation, groups))
+        ALGORITHMS[name], x, w, bias, stride, dilation, groups, pad_left, pad_right))
 
 
-def _auto_grad_input(gy, w, length, stride, dilation, groups):
+def _auto_grad_input(gy, w, length, stride, dilation, groups, pad_left=0, pad_right=0):
     n, c_out, _ = gy.shape
     _, cg, kernel = w.shape
     dtype = _dtype_name(np.result_type(gy.dtype, w.dtype))
-    p = Problem(n, cg * groups, c_out, kernel, length, stride, dilation, groups, dtype)
-    return _pick("grad_input", p, lambda name: ALGORITHMS[name].grad_input(
-        gy, w, length, stride, dilation, groups))
+    padded = length + pad_left + pad_right
+    p = Problem(n, cg * groups, c_out, kernel, padded, stride, dilation, groups, dtype)
+
+    def run(name: str) -> np.ndarray:
+        algo = ALGORITHMS[name]
+        if algo.zero_pads:
+            return algo.grad_input(gy, w, length, stride, dilation, groups, pad_left, pad_right)
+        gxp = algo.grad_input(gy, w, padded, stride, dilation, groups)
+        return pad_backward(gxp, pad_left, pad_right, "zeros")
+
+    return _pick("grad_input", p, run)
 
 
-def _auto_grad_weight(gy, x, kernel, stride, dilation, groups):
+def _auto_grad_weight(gy, x, kernel, stride, dilation, groups, pad_left=0, pad_right=0):
     n, c_in, length = x.shape
     dtype = _dtype_name(np.result_type(gy.dtype, x.dtype))
-    p = Problem(n, c_in, gy.shape[1], kernel, length, stride, dilation, groups, dtype)
-    return _pick("grad_weight", p, lambda name: ALGORITHMS[name].grad_weight(
-        gy, x, kernel, stride, dilation, groups))
+    p = Problem(n, c_in, gy.shape[1], kernel, length + pad_left + pad_right, stride, dilation,
+                groups, dtype)
+
+    def run(name: str) -> np.ndarray:
+        algo = ALGORITHMS[name]
+        if algo.zero_pads:
+            return algo.grad_weight(gy, x, kernel, stride, dilation, groups, pad_left, pad_right)
+        xp = pad(x, pad_left, pad_right, "zeros")
+        return algo.grad_weight(gy, xp, kernel, stride, dilation, groups)
+
+    return _pick("grad_weight", p, run)
 
 
 # Algorithm modules build their entries from the classes above, so they are imported here.
-from . import direct, fft, gemm  # noqa: E402
+from . import direct, fft, gemm, native  # noqa: E402
 
 ALGORITHMS: dict[str, Algorithm] = {
     "auto": Algorithm("auto", _auto_forward, _auto_grad_input, _auto_grad_weight,
-                      fuses_bias=True),
+                      fuses_bias=True, zero_pads=True),
     "reference": Algorithm(
         "reference", reference.forward, reference.grad_input, reference.grad_weight,
         cost=_reference_cost,
@@ -194,6 +237,8 @@ ALGORITHMS: dict[str, Algorithm] = {
     "gemm": gemm.ALGORITHM,
     "direct": direct.ALGORITHM,
 }
+if native.AVAILABLE:  # built, and not switched off with CONV1D_NATIVE=0
+    ALGORITHMS["native"] = native.ALGORITHM
 
 
 def get_algorithm(name: str, problem: Problem) -> Algorithm:

@@ -1,0 +1,88 @@
+/* grad_input: the gradient of the input, a transposed direct convolution (no col2im).
+ *
+ * Contract: kernels.h (grad_input_*). gx (N, C_in, L) unpadded, written fully for the samples
+ * [n0, n1) and nothing else; gy (N, C_out, L_out) and w (C_out, C_in/groups, K) read only. With
+ * p = i + pad_left the padded position of input sample i,
+ *     gx[n, g*cg + c, i] = sum over o < og, k < K with (p - k*d) % s == 0 and
+ *                          t = (p - k*d) / s in [0, L_out)
+ *                          of w[g*og + o, c, k] * gy[n, g*og + o, t].
+ *
+ * Polyphase: the positions p = J*s + r of one residue r are reached only by the taps with
+ * k*d = r (mod s), each reading gy at t = J - q_k, q_k = k*d / s, so for a fixed phase the
+ * sum is a stride-1 correlation of the gy rows with those taps. The micro-kernel holds a
+ * (CBT input channels) x (JVT vectors of J) tile in registers and, for every output channel o
+ * and tap, loads JVT gy vectors and does CBT broadcast FMAs on each (the forward's tile with
+ * the weight transposed). The partials are added into a small tile buffer every
+ * ~GI_BLOCK_TERMS products (blocked accumulation: float32 error stays near PyTorch's, issue
+ * 8); after all phases of a block the buffer is interleaved into gx. Blocks whose gy window
+ * lies inside [0, L_out) read the gy rows in place; the edges get blocks of their own (one
+ * tile wide where possible) that first copy their window into a stack strip with zeros
+ * outside [0, L_out), in blocks of output channels so the strip stays small.
+ *
+ * Zeros in the strip are multiplied by the weights, so a non-finite weight would make NaN
+ * where no product exists; such calls take an exact scalar path instead (the reference's NaN
+ * pattern), as do calls whose gy window would not fit the strip (enormous dilation).
+ * Memory: stack only (GI_STRIP_BYTES + GI_TMP_ELEMS items, under 64 KiB); no allocation.
+ */
+#include <string.h>
+
+#include "kernels.h"
+
+/* 32 vector registers (AVX-512, NEON): tiles up to 8 channels x 3 vectors (24 accumulators);
+ * 16 (AVX2, SSE2): up to 4 x 3. */
+#if CONV1D_VEC_BYTES >= 64 || defined(__aarch64__)
+#define GI_REGS32 1
+#define GI_CB_MAX 8
+#define GI_JV_MAX 12
+#else
+#define GI_REGS32 0
+#define GI_CB_MAX 4
+#define GI_JV_MAX 6
+#endif
+/* Products (output channels x taps) accumulated in registers before the partials go to the
+ * tile buffer: blocked accumulation, as CONV1D_BLOCK_TERMS in the forward. Measured max-abs
+ * error / PyTorch's on the reduced suite (tests/test_native_grad.py): 128 gave up to 1.9x
+ * (grouped_g8) and 1.7x (seed_example), 64 up to 1.7x, 48 at most 1.32x; 48 costs nothing
+ * measurable against 128 on resnet1d_ecg/wavenet_dilated, 32 costs 10-15%. */
+#ifndef GI_BLOCK_TERMS
+#define GI_BLOCK_TERMS 48
+#endif
+/* Padded positions per block (all phases together); each block re-reads its gy window, which
+ * should stay within GI_GY_BYTES (L2). */
+#define GI_POSITIONS 512
+#define GI_GY_BYTES (256 * 1024)
+/* Stack strip for edge blocks' gy windows, and the tile buffer (CBT x phases x TB). */
+#define GI_STRIP_BYTES (32 * 1024)
+#define GI_TMP_ELEMS 4096
+/* Phases kept in the tile buffer at once; larger strides write each phase on its own. */
+#define GI_MAX_PHASES 8
+
+static ptrdiff_t gi_gcd(ptrdiff_t a, ptrdiff_t b)
+{
+    while (b) {
+        ptrdiff_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define NAME(f) CAT(f, SUFFIX)
+
+#define T float
+#define V vf32
+#define LN LANES_F32
+#define SUFFIX f32
+#include "grad_input_impl.h"
+#undef T
+#undef V
+#undef LN
+#undef SUFFIX
+
+#define T double
+#define V vf64
+#define LN LANES_F64
+#define SUFFIX f64
+#include "grad_input_impl.h"

@@ -1,0 +1,393 @@
+"""Native correlation: compiled, register-tiled C kernels (``conv1d._native_*``).
+
+Same contract as :mod:`conv1d.algorithms.reference` (pre-padded input), extended: this
+algorithm takes the *unpadded* input plus ``pad_left``/``pad_right`` for zero padding
+(``zero_pads=True``) and its kernels read zeros at the edges instead of a padded copy.
+
+* **Forward.** Dense and grouped layers run ``forward_dense`` (``src/conv1d/_native/forward.c``):
+  an ``OUT_BLOCK`` output channels x ``POS_VECS`` vectors of positions tile held in registers,
+  reading the input rows in place. Depthwise and few-outputs-per-group layers run
+  ``forward_rows`` (``depthwise.c``): one pass over input and output. Both fuse the bias.
+* **Gradients.** ``grad_input`` (``grad_input.c``): the transposed direct convolution,
+  polyphase for strides, threads over samples. ``grad_weight`` (``grad_weight.c``): an
+  output channels x (channel, tap) columns tile over the positions, threads over output
+  channels. Both read the unpadded arrays (zeros at the edges inside the kernels).
+* **Instruction sets.** The same C is compiled for AVX-512, AVX2+FMA and a portable baseline
+  (``setup.py``); the best one the CPU supports is loaded. ``CONV1D_NATIVE=0`` in the
+  environment turns the native algorithm off (not registered), ``CONV1D_SIMD=avx512|avx2|baseline``
+  forces a level, and :func:`set_level` switches at run time.
+* **Threads.** Work is split over samples (or output positions / channels when the batch does
+  not divide evenly) into one share per :data:`conv1d.threads.workers` thread; the kernels
+  release the GIL. Small calls run inline.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import warnings
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .. import padding as _padding
+from .. import threads
+from . import Algorithm, Problem, gemm
+
+__all__ = ["ALGORITHM", "AVAILABLE", "LEVELS", "available_levels", "cost", "fma_loop",
+           "forward", "get_level", "grad_input", "grad_weight", "set_level"]
+
+#: Instruction-set levels, best first, and the extension module compiled for each.
+LEVELS = ("avx512", "avx2", "baseline")
+_MODULES = {"avx512": "conv1d._native_avx512", "avx2": "conv1d._native_avx2",
+            "baseline": "conv1d._native_base"}
+#: What the CPU must support for each level (checked by the baseline module).
+_NEEDS = {"avx512": ("avx512f", "avx2", "fma"), "avx2": ("avx2", "fma"), "baseline": ()}
+
+
+def _load() -> dict[str, ModuleType]:
+    """The importable levels the CPU can run, best first ({} if native is off or not built)."""
+    if os.environ.get("CONV1D_NATIVE", "1").strip() == "0":
+        return {}
+    try:
+        base = importlib.import_module(_MODULES["baseline"])
+    except ImportError:
+        return {}
+    found: dict[str, ModuleType] = {}
+    for level in LEVELS:
+        if not all(base.cpu_supports(f) for f in _NEEDS[level]):
+            continue
+        try:
+            found[level] = base if level == "baseline" else importlib.import_module(_MODULES[level])
+        except ImportError:
+            continue
+    return found
+
+
+_LOADED = _load()
+#: Whether the native kernels are built and enabled (else no ``"native"`` registry entry).
+AVAILABLE = bool(_LOADED)
+_level: str | None = None
+_mod: Any = None
+
+
+def available_levels() -> tuple[str, ...]:
+    """The levels this build and CPU can run, best first (empty when native is off).
+
+    Examples
+    --------
+    >>> set(available_levels()) <= set(LEVELS)
+    True
+    """
+    return tuple(_LOADED)
+
+
+def get_level() -> str | None:
+    """The level the native algorithm runs at now (``None`` when native is off).
+
+    Examples
+    --------
+    >>> get_level() in (*LEVELS, None)
+    True
+    """
+    return _level
+
+
+def set_level(level: str | None = None) -> None:
+    """Run the native kernels at ``level`` (``None``: the best the CPU supports).
+
+    Parameters
+    ----------
+    level : {"avx512", "avx2", "baseline"} or None
+        Must be one of :func:`available_levels`.
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is not available on this build and CPU.
+
+    Examples
+    --------
+    >>> before = get_level()
+    >>> if "baseline" in available_levels():
+    ...     set_level("baseline")
+    ...     assert get_level() == "baseline"
+    >>> set_level(before)
+    """
+    global _level, _mod
+    if level is None:
+        level = next(iter(_LOADED), None)
+        if level is None:
+            return
+    if level not in _LOADED:
+        raise ValueError(f"level must be one of the available levels {available_levels()} "
+                         f"(of {LEVELS}), got {level!r}")
+    _level, _mod = level, _LOADED[level]
+    from . import choose  # the cost model may differ per level
+
+    choose.cache_clear()
+
+
+def fma_loop(iterations: int) -> float:
+    """Run the current level's float32 FMA microbenchmark; return the FLOPs it did.
+
+    ``iterations`` rounds of independent vector FMA chains held in registers, with the GIL
+    released (see ``src/conv1d/_native/kernels.h``): FLOPs / seconds is one thread's float32
+    FMA peak, and one call per thread, timed together, the machine's.
+
+    Parameters
+    ----------
+    iterations : int
+        Rounds of the loop, >= 0.
+
+    Raises
+    ------
+    RuntimeError
+        If the native kernels are not built or are switched off.
+
+    Examples
+    --------
+    >>> if AVAILABLE:
+    ...     assert fma_loop(1000) > 0
+    """
+    if _mod is None:
+        raise RuntimeError("fma_loop needs the native kernels, which are not built or are "
+                           "switched off (CONV1D_NATIVE=0)")
+    return float(_mod.fma_loop(iterations))
+
+
+def _initial_level() -> None:
+    forced = os.environ.get("CONV1D_SIMD", "").strip().lower()
+    if forced and forced not in _LOADED:
+        warnings.warn(f"CONV1D_SIMD={forced!r} is not available here (available: "
+                      f"{available_levels()}); using the best level", RuntimeWarning, stacklevel=2)
+        forced = ""
+    if _LOADED:
+        global _level, _mod
+        _level = forced or next(iter(_LOADED))
+        _mod = _LOADED[_level]
+
+
+_initial_level()
+
+#: Below this many multiply-adds a call runs on the calling thread: handing shares to the
+#: pool costs ~50-100 us (two ThreadPoolExecutor round trips), ~2M multiply-adds at the
+#: kernels' ~40 GFLOP/s single-thread rate on small shapes.
+PARALLEL_MIN_MACS = 1 << 21
+
+
+def _lo(length: int, kernel: int, stride: int, dilation: int) -> int:
+    return (length - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _use_rows(og: int) -> bool:
+    """Few outputs per group: the register tile would be mostly zero rows, go row by row."""
+    return og * 2 <= _mod.OUT_BLOCK
+
+
+def _shares(n: int, other: int, align: int, macs: int) -> list[tuple[int, int, int, int]]:
+    """Split ``n`` samples x ``other`` (positions or channels) into one range per thread.
+
+    Samples when they divide evenly (or are many), else ``other`` in ``align``-sized steps.
+    """
+    parts = threads.workers if macs >= PARALLEL_MIN_MACS else 1
+    if parts <= 1:
+        return [(0, n, 0, other)]
+    if n % parts == 0 or n >= 4 * parts:
+        step = -(-n // parts)
+        return [(a, min(n, a + step), 0, other) for a in range(0, n, step)]
+    blocks = -(-other // align)
+    step = -(-blocks // parts) * align
+    return [(0, n, a, min(other, a + step)) for a in range(0, other, step)]
+
+
+def _check(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int,
+           pad_left: int, pad_right: int) -> None:
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"native: x and w must be 3-D, got shapes {x.shape} and {w.shape}")
+    if min(stride, dilation, groups) < 1 or min(pad_left, pad_right) < 0:
+        raise ValueError(f"native: stride, dilation, groups must be >= 1 and pads >= 0, got "
+                         f"{(stride, dilation, groups, pad_left, pad_right)}")
+    if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups or w.shape[2] < 1:
+        raise ValueError(f"native: x {x.shape} and w {w.shape} do not match groups={groups}")
+
+
+def forward(
+    x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int,
+    bias: np.ndarray | None = None, pad_left: int = 0, pad_right: int = 0,
+) -> np.ndarray:
+    _check(x, w, stride, dilation, groups, pad_left, pad_right)
+    dtype = np.result_type(x, w)
+    x = np.ascontiguousarray(x, dtype)  # no copy when already C-contiguous in dtype
+    n, c_in, length = x.shape
+    c_out, cg, kernel = w.shape
+    og = c_out // groups
+    lo = _lo(length + pad_left + pad_right, kernel, stride, dilation)
+    if lo < 0:
+        raise ValueError(f"native: kernel span {dilation * (kernel - 1) + 1} exceeds the padded "
+                         f"length {length + pad_left + pad_right}")
+    y = np.empty((n, c_out, lo), dtype)
+    if y.size == 0:
+        return y
+    b = None if bias is None else np.ascontiguousarray(bias, dtype)
+    dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
+    macs = n * c_out * cg * kernel * lo
+    mod = _mod
+    if _use_rows(og):
+        wc = np.ascontiguousarray(w, dtype)
+        shares = _shares(n, c_out, 1, macs)
+        threads.parallel_map(
+            lambda s: mod.forward_rows(x, wc, b, y, *dims, s[0], s[1], s[2], s[3], 0, lo), shares)
+        return y
+    ob = mod.OUT_BLOCK
+    nob = -(-og // ob)
+    # (C_out, cg, K) -> (G, nob, cg, K, OUT_BLOCK), zero rows past og: the tile's broadcasts
+    # then read consecutive weights.
+    wp = np.zeros((groups, nob * ob, cg, kernel), dtype)
+    wp[:, :og] = w.reshape(groups, og, cg, kernel)
+    wp = np.ascontiguousarray(wp.reshape(groups, nob, ob, cg, kernel).transpose(0, 1, 3, 4, 2))
+    shares = _shares(n, lo, mod.POS_VECS * mod.VEC_BYTES // dtype.itemsize, macs)
+    threads.parallel_map(
+        lambda s: mod.forward_dense(x, wp, b, y, *dims, s[0], s[1], s[2], s[3]), shares)
+    return y
+
+
+def _ranges(count: int, macs: int) -> list[tuple[int, int]]:
+    """``[0, count)`` in one contiguous range per thread (one range for small calls)."""
+    parts = min(count, threads.workers if macs >= PARALLEL_MIN_MACS else 1)
+    step = -(-count // max(parts, 1))
+    return [(a, min(count, a + step)) for a in range(0, count, step)]
+
+
+def grad_input(
+    gy: np.ndarray, w: np.ndarray, length: int, stride: int, dilation: int, groups: int,
+    pad_left: int = 0, pad_right: int = 0,
+) -> np.ndarray:
+    """Gradient with respect to the unpadded input of ``length`` samples.
+
+    ``grad_input`` of ``grad_input.c``, threads split over samples; the GEMM algorithm's on a
+    padded copy if the kernel is not built.
+    """
+    dtype = np.result_type(gy, w)
+    gy, wc = np.ascontiguousarray(gy, dtype), np.ascontiguousarray(w, dtype)
+    n, c_out, lo = gy.shape
+    _, cg, kernel = wc.shape
+    c_in = cg * groups
+    if lo != _lo(length + pad_left + pad_right, kernel, stride, dilation) or c_out % groups:
+        raise ValueError(f"native: grad_output {gy.shape} does not match length={length}, "
+                         f"weight {w.shape}, pads {(pad_left, pad_right)}")
+    gx = np.empty((n, c_in, length), dtype)
+    if gx.size == 0:
+        return gx
+    if lo == 0 or c_out == 0:
+        gx.fill(0)
+        return gx
+    mod = _mod
+    dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
+    if all(threads.parallel_map(lambda s: mod.grad_input(gx, gy, wc, *dims, *s),
+                                _ranges(n, n * c_out * cg * kernel * lo))):
+        return gx
+    gxp = gemm.grad_input(gy, w, length + pad_left + pad_right, stride, dilation, groups)
+    return _padding.pad_backward(gxp, pad_left, pad_right, "zeros")
+
+
+def grad_weight(
+    gy: np.ndarray, x: np.ndarray, kernel: int, stride: int, dilation: int, groups: int,
+    pad_left: int = 0, pad_right: int = 0,
+) -> np.ndarray:
+    """Gradient with respect to the weight, ``x`` unpadded.
+
+    ``grad_weight`` of ``grad_weight.c``, threads split over output channels; the GEMM
+    algorithm's on a padded copy if the kernel is not built.
+    """
+    dtype = np.result_type(gy, x)
+    gy, xc = np.ascontiguousarray(gy, dtype), np.ascontiguousarray(x, dtype)
+    n, c_out, lo = gy.shape
+    _, c_in, length = xc.shape
+    cg = c_in // groups
+    if lo != _lo(length + pad_left + pad_right, kernel, stride, dilation) or c_in % groups:
+        raise ValueError(f"native: grad_output {gy.shape} does not match input {x.shape}, "
+                         f"kernel_size={kernel}, pads {(pad_left, pad_right)}")
+    # 1x1 kernels too: since grad_weight.c keeps each block's gy rows in L2 it beats the BLAS
+    # product per sample (pointwise, 2 threads, interleaved: 150-164 ms against 231-320).
+    gw = np.empty((c_out, cg, kernel), dtype)
+    if gw.size == 0:
+        return gw
+    if n == 0 or lo == 0:
+        gw.fill(0)
+        return gw
+    mod = _mod
+    dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left, pad_right)
+    if all(threads.parallel_map(lambda s: mod.grad_weight(gw, gy, xc, *dims, *s),
+                                _ranges(c_out, n * c_out * cg * kernel * lo))):
+        return gw
+    xp = _padding.pad(x, pad_left, pad_right, "zeros")
+    return gemm.grad_weight(gy, xp, kernel, stride, dilation, groups)
+
+
+# ----------------------------------------------------------------------- cost model
+# Measured on the 2-core dev machine (AMD EPYC with AVX-512), float32, on the suite shapes:
+# one-thread CPU times (time.process_time, robust to the shared machine's load) of
+#   PYTHONPATH=src python /tmp/native_scratch/calib.py   (conv1d.functional.conv1d per algorithm)
+# scaled by 0.7, the ratio of the GEMM model's estimates (2 threads) to the GEMM algorithm's
+# one-thread times on the same cases, so that both models speak in the same seconds. Checked
+# after the last kernel change: on all 11 suite cases "auto" picks the fastest algorithm both
+# forward and forward+backward (native everywhere but long_depthwise and long_dense: fft).
+
+#: Dense-tile FLOP rate per level in those units: resnet1d_ecg 370, pointwise 400, reflect_pad
+#: 358, wavenet_dilated 477, grouped_g8 478, long_dense 340 G/s at AVX-512 (resnet1d_ecg runs
+#: at 225-240 GF/s on one thread, 80-84% of fma_loop's peak); AVX2 and the baseline ran
+#: resnet1d_ecg at 0.51x and 0.145x of the AVX-512 rate.
+DENSE_FLOPS = {"avx512": 400e9, "avx2": 205e9, "baseline": 58e9}
+#: Row-kernel FLOP rate per level: long_depthwise (K=1023) 118 G/s at AVX-512; the short
+#: depthwise layers are memory-bound (BANDWIDTH) and barely see it.
+ROWS_FLOPS = {"avx512": 118e9, "avx2": 80e9, "baseline": 40e9}
+#: Main-memory bytes per second for one read of the input and one write of a fresh output,
+#: the value the GEMM and direct models use (filling a new 67 MB array: 6.6 ms).
+BANDWIDTH = 12e9
+#: Per-call overhead (checks, weight packing, allocation, glue): 17 us for conv1d.functional
+#: on a (1, 3, 20) input, 5 us of it in this module.
+CALL_OVERHEAD_S = 5e-6
+#: float64 halves the lanes and doubles the bytes.
+FLOAT64_FACTOR = 2.0
+
+
+def cost(problem: Problem) -> float:
+    """Estimated seconds for the forward pass of ``problem``.
+
+    The FLOPs at the level's rate (the dense tile's rate scaled by the share of its
+    ``OUT_BLOCK`` rows that are real output channels), plus one read of the input and one
+    write of the output at memory speed.
+
+    Examples
+    --------
+    >>> from conv1d.algorithms import Problem
+    >>> cost(Problem(32, 128, 128, kernel_size=7, length=1006)) < 0.1
+    True
+    """
+    p = problem
+    level = _level or "baseline"
+    og = p.out_channels // p.groups
+    lo = max(p.output_length, 0)
+    item = 8 if p.dtype == "float64" else 4
+    io = p.batch * item * (p.in_channels * p.length + p.out_channels * lo)
+    if _mod is not None and _use_rows(og):
+        t = p.flops / ROWS_FLOPS[level]
+    else:
+        ob = _mod.OUT_BLOCK if _mod is not None else 8
+        useful = og / (-(-og // ob) * ob)
+        t = p.flops / (DENSE_FLOPS[level] * useful)
+    t += io / BANDWIDTH
+    if p.dtype == "float64":
+        t *= FLOAT64_FACTOR
+    return CALL_OVERHEAD_S + t
+
+
+def unsupported(problem: Problem) -> str | None:
+    """The native kernels run every configuration: ``None``."""
+    return None
+
+
+ALGORITHM = Algorithm("native", forward, grad_input, grad_weight, unsupported, cost,
+                      fuses_bias=True, zero_pads=True)
