@@ -237,6 +237,16 @@ static PyObject *py_grad_weight(PyObject *self, PyObject *args)
 
 /* See kernels.h. 12 chains of FMAs (16 with 32 vector registers) hide the FMA latency; without
  * -ffast-math the compiler may not reassociate or fold the chains, so every FMA runs. */
+#if defined(__AVX512F__)
+#define FMA_OPAQUE(v) __asm__ volatile("" : "+v"(v))
+#elif defined(__x86_64__) || defined(__i386__)
+#define FMA_OPAQUE(v) __asm__ volatile("" : "+x"(v))
+#elif defined(__aarch64__)
+#define FMA_OPAQUE(v) __asm__ volatile("" : "+w"(v))
+#else
+#define FMA_OPAQUE(v) ((void)0)
+#endif
+
 double fma_loop_f32(int64_t iterations)
 {
 #if CONV1D_VEC_BYTES >= 64 || defined(__aarch64__)
@@ -247,6 +257,9 @@ double fma_loop_f32(int64_t iterations)
     vf32 a[CHAINS];
     const vf32 m = (vf32){0} + 0.9999999f, c = (vf32){0} + 1e-7f;
     for (int j = 0; j < CHAINS; j++) a[j] = (vf32){0} + (float)j;
+    /* Hide the start values: knowing them, GCC proved the chain starting at 1.0 a fixed point in
+     * float32 (1 * m + c rounds to 1) and dropped its FMAs from the loop. */
+    for (int j = 0; j < CHAINS; j++) FMA_OPAQUE(a[j]);
     for (int64_t i = 0; i < iterations; i++) {
 #pragma GCC unroll 16
         for (int j = 0; j < CHAINS; j++) a[j] = a[j] * m + c;
