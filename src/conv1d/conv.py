@@ -9,6 +9,7 @@ import numpy as np
 
 from . import functional as F
 from .module import Module, Parameter
+from .plan import MAX_LAYER_PLANS, ConvPlan
 from .spec import ConvSpec, check_data_format
 
 
@@ -105,7 +106,8 @@ class Conv1d(Module):
     ((20, 48, 33), dtype('float16'), dtype('float16'))
     """
 
-    _transient = ("_input",)
+    # What the last forward remembered for backward, and the plans (rebuilt after unpickling).
+    _transient = ("_input", "_plan", "_plans")
 
     def __init__(
         self,
@@ -137,6 +139,8 @@ class Conv1d(Module):
         self.spec = spec
         self.algorithm = algorithm
         self._input: np.ndarray | None = None
+        self._plan: ConvPlan | None = None
+        self._plans: dict[tuple, ConvPlan] | None = None
         self.weight = Parameter(np.empty((spec.out_channels, spec.in_channels // spec.groups,
                                           spec.kernel_size), dt))
         self.bias = Parameter(np.empty(spec.out_channels, dt)) if bias else None
@@ -219,12 +223,49 @@ class Conv1d(Module):
         x = F.as_real_array("input", input).astype(self.weight.dtype, copy=False)
         return F.as_batch(x, self.spec, self.data_format)
 
+    def _current(self, plan: ConvPlan) -> bool:
+        """Whether ``plan`` was built for this layer as it is now (the same objects)."""
+        return (plan.weight is self.weight and plan.bias is self.bias and plan.spec is self.spec
+                and plan.algorithm is self.algorithm and plan.data_format is self.data_format)
+
+    def _plan_for(self, x: np.ndarray) -> ConvPlan:
+        """The plan for inputs shaped, strided and typed like ``x``; built (after the full
+        validation, which raises what it always did) on first use."""
+        key = (x.shape, x.strides, x.dtype)
+        plans = self._plans
+        plan = None if plans is None else plans.get(key)
+        if plan is not None and self._current(plan):
+            return plan
+        x3, unbatched = self._input_batch(x)
+        w = np.asarray(self.weight)  # a view: in-place updates of the weight show through
+        b = None if self.bias is None else np.asarray(self.bias)
+        plan = F.make_plan(x, x3, w, b, self.spec, unbatched, self.algorithm, self.data_format)
+        plan.weight, plan.bias, plan.w, plan.b = self.weight, self.bias, w, b
+        if plans is None:
+            plans = self._plans = {}
+        elif key not in plans and len(plans) >= MAX_LAYER_PLANS:
+            del plans[next(iter(plans))]  # the oldest
+        plans[key] = plan
+        return plan
+
+    def __call__(self, input: Any) -> np.ndarray:
+        return self.forward(input)
+
     def forward(self, input: Any) -> np.ndarray:
         """Convolve ``input``, remembering it for :meth:`backward`.
 
-        A ``dask.array.Array`` input gives a lazy ``dask.array.Array`` (see
-        :mod:`conv1d.dask`); it is not remembered, and :meth:`backward` refuses to run after it.
+        A NumPy input runs the layer's plan for its shape, strides and dtype (see
+        :mod:`conv1d.plan`). A ``dask.array.Array`` input gives a lazy ``dask.array.Array``
+        (see :mod:`conv1d.dask`); it is not remembered, and :meth:`backward` refuses to run
+        after it.
         """
+        if type(input) is np.ndarray:
+            plan = self._plan_for(input)
+            x = plan.batch(input)
+            y = plan.run(x, plan.w, plan.b)
+            self._input, self._unbatched, self._plan = x, plan.unbatched, plan
+            return plan.output(y)
+        self._plan = None
         if F.is_dask_array(input):
             from .dask import forward as dask_forward
 
@@ -242,27 +283,30 @@ class Conv1d(Module):
 
     def backward(self, grad_output: Any) -> np.ndarray:
         """Gradient w.r.t. the last forward's input; adds into ``weight.grad``/``bias.grad``."""
-        if self._input is None:
+        x = self._input
+        if x is None:
             raise RuntimeError(
                 "Conv1d.backward called before forward (a forward on a dask array keeps no "
                 "input: backward needs an in-memory forward, e.g. on x.compute())"
             )
-        x = self._input
-        gy = F.grad_output_batch(grad_output, x, self.spec, self._unbatched, self.data_format,
-                                 what="the last output's shape")
-        grads = F.backward(
-            gy,
-            x,
-            np.asarray(self.weight),
-            self.bias is not None,
-            self.spec,
-            self.algorithm,
-        )
+        plan = self._plan
+        gy = None
+        if plan is not None and self._current(plan):
+            gy = plan.grad_batch(grad_output)
+        if gy is not None:
+            grads = plan.run_backward(gy, x, plan.w, plan.has_bias)
+            gx = plan.output(grads.input)
+        else:  # no plan, or grad_output is not an array of the output's shape
+            gy = F.grad_output_batch(grad_output, x, self.spec, self._unbatched,
+                                     self.data_format, what="the last output's shape")
+            b = self.bias is not None
+            grads = F.backward(gy, x, np.asarray(self.weight), b, self.spec, self.algorithm)
+            gx = F.to_format(grads.input, self.data_format)
+            gx = gx[0] if self._unbatched else gx
         self.weight.accumulate(grads.weight)
         if self.bias is not None:
             self.bias.accumulate(grads.bias)
-        gx = F.to_format(grads.input, self.data_format)
-        return gx[0] if self._unbatched else gx
+        return gx
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
