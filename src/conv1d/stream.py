@@ -35,26 +35,32 @@ padding is wider than the span). A stack's delay is ``d_1 + s_1 * d_2 + s_1 * s_
 from __future__ import annotations
 
 import dataclasses
-import statistics
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from . import functional as F
-from .algorithms import Problem, choose
 from .autotune import is_enabled as autotune_enabled
-from .padding import pad
+from . import functional as F
+from .algorithms import ALGORITHMS, Algorithm, Problem, choose, forward_with_bias, get_algorithm
+from .padding import edge_indices
+from .plan import GemmKernel
+from .spec import ConvSpec
 
-if TYPE_CHECKING:
-    from .conv import Conv1d
-    from .module import Module
+__all__ = ["ConvStream", "ElementwiseStream", "SequentialStream", "Stream", "StreamableConv"]
 
-__all__ = ["ConvStream", "ElementwiseStream", "SequentialStream", "Stream", "bench_streaming"]
-
-#: Window shapes whose ``"auto"`` choice a stream remembers (a few suffice: chunks are
-#: usually of one size; varying ones just ask again).
+#: Window widths whose algorithm and kernel a stream keeps (chunks are usually of one size,
+#: giving one or, with a stride, a few widths; chunk sizes that keep changing start afresh).
 MAX_CHOICES = 16
+
+
+class StreamableConv(Protocol):
+    """What :class:`ConvStream` reads from its layer (``conv1d.Conv1d`` has all of it)."""
+
+    spec: ConvSpec
+    weight: np.ndarray
+    bias: np.ndarray | None
+    algorithm: str
+    data_format: str
 
 
 class Stream:
@@ -123,7 +129,8 @@ class ConvStream(Stream):
     Parameters
     ----------
     layer : Conv1d
-        Any padding and ``padding_mode`` except ``circular`` with padding.
+        Any padding and ``padding_mode`` except ``circular`` with padding (any object with
+        the attributes of :class:`StreamableConv`).
 
     Raises
     ------
@@ -146,7 +153,7 @@ class ConvStream(Stream):
     True
     """
 
-    def __init__(self, layer: Conv1d) -> None:
+    def __init__(self, layer: StreamableConv) -> None:
         spec = layer.spec
         left, right, mode = spec.pad_left, spec.pad_right, spec.padding_mode
         if mode == "circular" and (left or right):
@@ -163,17 +170,21 @@ class ConvStream(Stream):
         self._need = 0 if left == 0 or mode == "zeros" else left + 1 if mode == "reflect" else 1
         self._tail = 0 if right == 0 or mode == "zeros" else right + 1 if mode == "reflect" else 1
         self._last = layer.data_format == "channels_last"
-        self._choices: dict[tuple, str] = {}
+        # Per window width and algorithm name: (algorithm, GemmKernel or None).
+        self._windows: dict[tuple[int, str], tuple[Algorithm, GemmKernel | None]] = {}
+        self._buf: np.ndarray | None = None
         self.delay = spec.span - 1 - left
         self.stride = spec.stride
         self.reset()
 
     def reset(self) -> None:
         """Forget the signal: the next chunk starts a new one (and may change batch size)."""
-        self._rank: int | None = None  # ndim, batch size of the first chunk
+        self._rank: int | None = None  # ndim of the first chunk
         self._batch = 0
-        self._buf: np.ndarray | None = None  # held samples, (N, C_in, T)
-        self._start = 0  # padded index of _buf[..., 0], once the left padding is built
+        self._fixed: tuple | None = None  # a chunk's shape without its time axis
+        self._dtype: np.dtype | None = None  # the dtype of the chunks checked so far
+        self._held = 0  # _buf[..., :_held] holds samples (padded indices from _start on)
+        self._start = 0  # padded index of _buf[..., 0]
         self._padded = False  # whether the left padding is built
         self._next = 0  # index of the next output
         self._length = 0  # signal samples seen
@@ -181,7 +192,9 @@ class ConvStream(Stream):
 
     @property
     def buffered(self) -> int:
-        return 0 if self._buf is None else self._buf.shape[-1]
+        if self._rank is None:
+            return 0
+        return self._held if self._padded else self._held - self._spec.pad_left
 
     def output_length(self, length: int) -> int:
         self._spec.check_length(length)
@@ -191,8 +204,10 @@ class ConvStream(Stream):
     def samples(self) -> int | None:
         return None if self._rank is None else self._length
 
-    def _chunk(self, chunk: Any) -> tuple[np.ndarray, int]:
-        """``chunk`` checked against the layer and the first chunk, as (N, C_in, T); its ndim."""
+    # -- chunks in
+
+    def _check(self, chunk: Any) -> np.ndarray:
+        """``chunk`` checked against the layer and the first chunk, as it came (N-D array)."""
         x = F.as_real_array("chunk", chunk)
         if x.ndim not in (2, 3):
             layout = "(T, C_in) or (N, T, C_in)" if self._last else "(C_in, T) or (N, C_in, T)"
@@ -211,23 +226,70 @@ class ConvStream(Stream):
                 f"chunk must match the first chunk of the signal ({first}), got shape "
                 f"{x.shape}; call reset() to start a signal of another shape"
             )
-        return x3.astype(self._layer.weight.dtype, copy=False), x.ndim
+        return x
+
+    def _fixed_shape(self, shape: tuple) -> tuple:
+        return shape[:-2] + shape[-1:] if self._last else shape[:-1]
+
+    def _start_signal(self, x: np.ndarray) -> None:
+        """The first chunk: the batch, the buffer (kept from the last signal if it fits)."""
+        self._rank, self._fixed = x.ndim, self._fixed_shape(x.shape)
+        self._batch = 1 if x.ndim == 2 else x.shape[0]
+        wdt = np.dtype(self._layer.weight.dtype)
+        self._wdtype = wdt
+        self._half = F.is_half(wdt)
+        self._cdtype = np.dtype(np.float32) if self._half else wdt
+        left = self._spec.pad_left
+        buf = self._buf
+        if buf is None or buf.shape[:2] != (self._batch, self._spec.in_channels) \
+                or buf.dtype != self._cdtype:
+            self._buf = None
+            self._grow(left + 64)
+        elif left:
+            self._buf[..., :left] = 0
+        self._held = left  # the left padding's place (zeros, or built when its samples come)
+        self._padded = self._need == 0
+
+    def _grow(self, size: int) -> None:
+        """Make the buffer hold at least ``size`` samples (the held ones kept)."""
+        sp = self._spec
+        cap = size + max(sp.span, sp.pad_left + 1, sp.pad_right + 1)
+        buf = np.zeros((self._batch, sp.in_channels, cap), self._cdtype)
+        if self._buf is not None:
+            buf[..., : self._held] = self._buf[..., : self._held]
+        self._buf = buf
 
     def __call__(self, chunk: Any) -> np.ndarray:
         """The outputs ``chunk`` completes: ``(N, C_out, n)`` or ``(C_out, n)``, ``n >= 0``."""
         if self._done:
             raise _finished(self)
-        x, ndim = self._chunk(chunk)
-        if self._rank is None:
-            self._rank, self._batch = ndim, x.shape[0]
-        self._length += x.shape[-1]
-        buf = x if self._buf is None else np.concatenate((self._buf, x), axis=-1)
+        x = chunk
+        # One shape and dtype check for chunks like the last one; anything else is checked in
+        # full (and raises before the state changes).
+        if not (type(x) is np.ndarray and x.dtype is self._dtype
+                and self._fixed_shape(x.shape) == self._fixed):
+            x = self._check(chunk)
+            if self._rank is None:
+                self._start_signal(x)
+            self._dtype = x.dtype if self._fixed_shape(x.shape) == self._fixed else None
+        if x.dtype != self._wdtype:  # the layer's dtype first (then float32 for half layers)
+            x = x.astype(self._wdtype)
+        if x.ndim == 2:
+            x = x[None]
+        if self._last:
+            x = x.swapaxes(1, 2)
+        t = x.shape[2]
+        held = self._held
+        if held + t > self._buf.shape[2]:
+            self._grow(held + t)
+        np.copyto(self._buf[..., held : held + t], x)
+        self._held = held + t
+        self._length += t
         if not self._padded:
-            if buf.shape[-1] < self._need:  # the left padding still waits for its samples
-                self._buf = buf.copy() if buf is x else buf
-                return self._out(self._empty(x))
-            buf = self._pad_left(buf)
-        return self._out(self._run(buf))
+            if self._held - self._spec.pad_left < self._need:  # the left padding waits
+                return self._out(self._empty())
+            self._pad_left()
+        return self._out(self._run())
 
     def flush(self) -> np.ndarray:
         """End the signal: apply the right padding and return the remaining outputs.
@@ -245,65 +307,104 @@ class ConvStream(Stream):
         if self._rank is None:
             raise _not_started(self)
         self._spec.check_length(self._length)
-        buf = self._buf if self._padded else self._pad_left(self._buf)
+        if not self._padded:
+            self._pad_left()
         right = self._spec.pad_right
         if right:
             # The right padding copies only the last pad_right + 1 samples, which _run kept.
-            tail = pad(buf, 0, right, self._spec.padding_mode)[..., buf.shape[-1]:]
-            buf = np.concatenate((buf, tail), axis=-1)
-        y = self._run(buf)
-        self._buf, self._done = None, True
+            held = self._held
+            if held + right > self._buf.shape[2]:
+                self._grow(held + right)
+            buf = self._buf
+            if self._spec.padding_mode == "zeros":
+                buf[..., held : held + right] = 0
+            else:
+                ri = edge_indices(held, 0, right, self._spec.padding_mode)[1]
+                buf[..., held : held + right] = buf[..., ri]
+            self._held = held + right
+        y = self._run()
+        self._done = True
         return self._out(y)
 
-    def _pad_left(self, held: np.ndarray) -> np.ndarray:
+    def _pad_left(self) -> None:
+        """Build the left padding in front of the samples that have come (at offset pad_left)."""
+        left, mode = self._spec.pad_left, self._spec.padding_mode
+        if left and mode != "zeros":
+            li = edge_indices(self._held - left, left, 0, mode)[0]
+            self._buf[..., :left] = self._buf[..., left + li]
         self._padded, self._start = True, 0
-        return pad(held, self._spec.pad_left, 0, self._spec.padding_mode)
 
-    def _run(self, buf: np.ndarray) -> np.ndarray:
-        """Convolve every complete window of ``buf``, keep what later outputs need."""
-        spec, s = self._spec, self._spec.stride
-        end = self._start + buf.shape[-1]
+    # -- outputs
+
+    def _run(self) -> np.ndarray:
+        """Convolve every complete window of the buffer; keep only what later outputs need."""
+        spec, s, held = self._spec, self._spec.stride, self._held
+        end = self._start + held
         first = self._next * s  # padded index where the next output's window starts
-        n = (end - first - spec.span) // s + 1 if end - first >= spec.span else 0
-        if n:
+        span = spec.span
+        if end - first >= span:
+            n = (end - first - span) // s + 1
             lo = first - self._start
-            window = buf[..., lo : lo + (n - 1) * s + spec.span]
-            layer = self._layer
-            w = np.asarray(layer.weight)
-            b = None if layer.bias is None else np.asarray(layer.bias)
-            y = F.forward(window, w, b, self._inner, self._algorithm(window, w))
+            y = self._correlate(self._buf[..., lo : lo + (n - 1) * s + span])
             self._next += n
         else:
-            y = self._empty(buf)
+            y = self._empty()
         keep = max(min(self._next * s, end - self._tail) - self._start, 0)
-        # A copy: the state must not pin, nor change with, the caller's (reusable) chunk.
-        self._buf = buf[..., keep:].copy()
-        self._start += keep
+        if keep:  # slide what later windows need to the front of the buffer
+            buf = self._buf
+            rest = held - keep
+            if rest:
+                buf[..., :rest] = buf[..., keep:held]
+            self._held = rest
+            self._start += keep
         return y
 
-    def _algorithm(self, window: np.ndarray, w: np.ndarray) -> str:
-        """The layer's algorithm; ``"auto"``'s choice remembered per window shape.
+    def _correlate(self, window: np.ndarray) -> np.ndarray:
+        """The layer's correlation of ``window`` (already padded), in the compute dtype.
 
-        :func:`~conv1d.algorithms.choose` is a pure function of the shape, and asking it costs
-        more than a small chunk's correlation; autotune's choice is its own business.
+        The algorithm is the layer's (``"auto"``: chosen once per window width; autotune, when
+        on, chooses for itself); small windows run through a :class:`~conv1d.plan.GemmKernel`.
         """
-        name = self._layer.algorithm
-        if name != "auto" or autotune_enabled():
-            return name
-        key = (window.shape, window.dtype, w.dtype)
-        choice = self._choices.get(key)
-        if choice is None:
-            if len(self._choices) >= MAX_CHOICES:  # chunk lengths that keep changing
-                self._choices.clear()
-            sp = self._inner
-            problem = Problem.of(*F.upcast(window, w), sp.stride, sp.dilation, sp.groups)
-            choice = self._choices[key] = choose(problem)
-        return choice
+        layer = self._layer
+        w = np.asarray(layer.weight)
+        b = None if layer.bias is None else np.asarray(layer.bias)
+        if self._half:
+            w = w.astype(np.float32)
+            b = None if b is None else b.astype(np.float32)
+        name = layer.algorithm
+        inner = self._inner
+        if name == "auto" and autotune_enabled():
+            return F.correlate(window, w, b, inner, ALGORITHMS["auto"])
+        key = (window.shape[2], name)
+        found = self._windows.get(key)
+        if found is None:
+            found = self._window(window, w, name)
+        algo, kernel = found
+        if kernel is not None:
+            return kernel.forward(window, w, b)
+        return forward_with_bias(algo, window, w, b, inner.stride, inner.dilation, inner.groups)
 
-    def _empty(self, like: np.ndarray) -> np.ndarray:
-        return np.empty((like.shape[0], self._spec.out_channels, 0), like.dtype)
+    def _window(self, window: np.ndarray, w: np.ndarray, name: str) -> tuple:
+        """Algorithm and kernel for windows as wide as ``window``."""
+        if len(self._windows) >= MAX_CHOICES:  # chunk lengths that keep changing
+            self._windows.clear()
+        sp = self._inner
+        n, c_in, width = window.shape
+        problem = Problem(n, c_in, sp.out_channels, sp.kernel_size, width, sp.stride,
+                          sp.dilation, sp.groups, self._cdtype.name)
+        algo = get_algorithm(choose(problem) if name == "auto" else name, problem)
+        kernel = None
+        if algo is ALGORITHMS["gemm"] and GemmKernel.fits(sp, n, width, self._cdtype):
+            kernel = GemmKernel(sp, n, width, self._cdtype, self._layer.bias is not None)
+        found = self._windows[(width, name)] = (algo, kernel)
+        return found
+
+    def _empty(self) -> np.ndarray:
+        return np.empty((self._batch, self._spec.out_channels, 0), self._cdtype)
 
     def _out(self, y: np.ndarray) -> np.ndarray:
+        if self._half:
+            y = y.astype(self._wdtype)
         if self._last:
             y = y.swapaxes(1, 2)
         return y[0] if self._rank == 2 else y
@@ -435,87 +536,3 @@ class SequentialStream(Stream):
         for st in self._streams[1:]:
             y = np.concatenate((st(y), st.flush()), axis=-1)
         return y
-
-
-def _stack(channels: int, dilations: tuple[int, ...], dtype: Any) -> Module:
-    from .conv import Conv1d
-    from .layers import ReLU
-    from .module import Sequential
-
-    layers: list[Module] = []
-    for i, d in enumerate(dilations):
-        if i:
-            layers.append(ReLU())
-        layers.append(Conv1d(channels, channels, 3, padding="causal", dilation=d, dtype=dtype, rng=i))
-    return Sequential(*layers)
-
-
-def bench_streaming(context: Any = None) -> list[str]:
-    """Per-chunk cost of a streaming stack, beside the offline time for the same signal.
-
-    A stack of 4 causal ``Conv1d(64, 64, 3)`` with dilations 1, 2, 4, 8 and ``ReLU`` between,
-    float32, batch 1, fed 64-sample chunks of a 1 s signal at 48 kHz (0.25 s with ``--quick``).
-    Reports the median and minimum microseconds per chunk, the real-time factor (a chunk's
-    duration over its processing time: above 1 keeps up with the signal) and the offline time.
-
-    Parameters
-    ----------
-    context : conv1d.bench.Context, optional
-        Given by ``conv1d bench --streaming`` (its ``quick`` and ``repeat`` are used); run
-        alone, the defaults: a 1 s signal, 5 passes.
-
-    Returns
-    -------
-    list of str
-        Markdown lines, starting with a ``## `` heading.
-    """
-    from .bench.report import markdown_table, sig
-
-    rate, chunk, channels = 48_000, 64, 64
-    quick = bool(getattr(context, "quick", False))
-    repeat = int(getattr(context, "repeat", 5))
-    length = (rate // 4 if quick else rate) // chunk * chunk
-    net = _stack(channels, (1, 2, 4, 8), np.float32)
-    x = np.random.default_rng(0).standard_normal((1, channels, length)).astype(np.float32)
-    chunks = [x[..., i : i + chunk] for i in range(0, length, chunk)]
-
-    per_chunk: list[float] = []
-    offline: list[float] = []
-    for r in range(repeat + 1):  # the first pass warms up and checks
-        s = net.stream()
-        times, ys = [], []
-        for c in chunks:
-            t0 = time.perf_counter()
-            y = s(c)
-            times.append(time.perf_counter() - t0)
-            ys.append(y)
-        ys.append(s.flush())
-        t0 = time.perf_counter()
-        y_off = net(x)
-        t_off = time.perf_counter() - t0
-        if r == 0:
-            err = float(np.max(np.abs(np.concatenate(ys, axis=-1) - y_off)))
-            continue
-        per_chunk += times
-        offline.append(t_off)
-    med, best = statistics.median(per_chunk), min(per_chunk)
-    off = statistics.median(offline)
-    chunk_s = chunk / rate
-    rows = [
-        ["streaming, per chunk", sig(med * 1e6), sig(best * 1e6), sig(chunk_s / med)],
-        ["offline, whole signal", sig(off * 1e6), sig(min(offline) * 1e6), sig(length / rate / off)],
-        ["offline, per 64 samples", sig(off * 1e6 * chunk / length), "", ""],
-    ]
-    table = markdown_table(["", "median us", "min us", "real-time factor @ 48 kHz"], rows)
-    print(table)
-    return [
-        "## Streaming",
-        "",
-        f"A stack of 4 causal `Conv1d({channels}, {channels}, 3)` (dilations 1, 2, 4, 8, `ReLU` "
-        f"between), float32, batch 1, fed {chunk}-sample chunks of a {length}-sample signal "
-        f"({length / rate:g} s at 48 kHz; a chunk lasts {chunk_s * 1e6:.0f} us), {repeat} passes. "
-        "Real-time factor: the audio's duration over the time spent on it (above 1 keeps up). "
-        f"Largest difference from the offline output: {err:.2g}.",
-        "",
-        table,
-    ]
