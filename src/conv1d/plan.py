@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import autotune as _autotune
+from .autotune import is_enabled as autotune_enabled
 from .algorithms import ALGORITHMS, Algorithm, Problem, choose, gemm
 from .padding import edge_indices, pad_backward
 from .spec import ConvSpec
@@ -294,9 +294,33 @@ class GemmKernel:
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         """``gemm.forward(pad(x), w, ..., b)``: ``(N, C_in, L)`` -> ``(N, C_out, L_out)``."""
-        g, og, n, lo = self.spec.groups, self.og, self.batch, self.out_length
         bufs = self._take()
-        cols = self._columns(bufs, x)
+        self._columns(bufs, x)
+        return self._product(bufs, w, b)
+
+    def source(self, buf: np.ndarray, offset: int) -> np.ndarray:
+        """A read-only strided view of the columns of ``buf[..., offset:]``, which must hold
+        the already padded input ``(N, C_in, >= offset + L)``: for :meth:`forward_from`.
+
+        A stream keeps its samples in such a buffer and makes the view once, which spares
+        it a copy of the window per call.
+        """
+        sp = self.spec
+        n_st, c_st, t_st = buf.strides
+        return as_strided(buf[..., offset:], (self.batch, sp.groups, self.cg, sp.kernel_size,
+                                              self.out_length),
+                          (n_st, self.cg * c_st, c_st, sp.dilation * t_st, sp.stride * t_st),
+                          writeable=False)
+
+    def forward_from(self, src: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        """:meth:`forward` of an already padded input, given as its :meth:`source` view."""
+        bufs = self._take()
+        np.copyto(bufs[4], src)
+        return self._product(bufs, w, b)
+
+    def _product(self, bufs: tuple, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        """The output from the columns in ``bufs`` (which it gives back to the free list)."""
+        g, og, n, lo = self.spec.groups, self.og, self.batch, self.out_length
         if b is None:
             wg = np.ascontiguousarray(w).reshape(g, og, self.rows)
         else:  # gemm's np.concatenate([w, b], axis=2), into the set's own matrix
@@ -305,7 +329,7 @@ class GemmKernel:
             np.copyto(bufs[7], b)
         y = np.empty((n, self.spec.out_channels, lo), self.dtype)
         # (G, og, cg*K [+1]) @ (N, G, cg*K [+1], L_out) -> (N, G, og, L_out), written into y
-        np.matmul(wg, cols, out=y.reshape(n, g, og, lo))
+        np.matmul(wg, bufs[3], out=y.reshape(n, g, og, lo))
         self._give(bufs)
         return y
 
@@ -413,7 +437,7 @@ class ConvPlan:
         if self.half:
             x3, w = x3.astype(np.float32), w.astype(np.float32)
             b = None if b is None else b.astype(np.float32)
-        if self.auto and _autotune._enabled:
+        if self.auto and autotune_enabled():
             y = self._correlate(x3, w, b, self.spec, ALGORITHMS["auto"])
         elif self.kernel is not None:
             y = self.kernel.forward(x3, w, b)
@@ -450,7 +474,7 @@ class ConvPlan:
         dt = self.dtype
         if self.half:
             gy, x3, w = gy.astype(np.float32), x3.astype(np.float32), w.astype(np.float32)
-        if self.auto and _autotune._enabled:
+        if self.auto and autotune_enabled():
             gx, gw, gb = self._correlate_backward(gy, x3, w, has_bias, self.spec,
                                                   ALGORITHMS["auto"])
         elif self.kernel is not None:

@@ -170,8 +170,8 @@ class ConvStream(Stream):
         self._need = 0 if left == 0 or mode == "zeros" else left + 1 if mode == "reflect" else 1
         self._tail = 0 if right == 0 or mode == "zeros" else right + 1 if mode == "reflect" else 1
         self._last = layer.data_format == "channels_last"
-        # Per window width and algorithm name: (algorithm, GemmKernel or None).
-        self._windows: dict[tuple[int, str], tuple[Algorithm, GemmKernel | None]] = {}
+        # Per window width, algorithm name and bias-less-ness: (algorithm, GemmKernel or None).
+        self._windows: dict[tuple[int, str, bool], tuple[Algorithm, GemmKernel | None]] = {}
         self._buf: np.ndarray | None = None
         self.delay = spec.span - 1 - left
         self.stride = spec.stride
@@ -245,6 +245,7 @@ class ConvStream(Stream):
                 or buf.dtype != self._cdtype:
             self._buf = None
             self._grow(left + 64)
+            self._windows.clear()  # for another batch size
         elif left:
             self._buf[..., :left] = 0
         self._held = left  # the left padding's place (zeros, or built when its samples come)
@@ -258,6 +259,7 @@ class ConvStream(Stream):
         if self._buf is not None:
             buf[..., : self._held] = self._buf[..., : self._held]
         self._buf = buf
+        self._views: dict[tuple[int, int], np.ndarray] = {}  # kernels' views of the buffer
 
     def __call__(self, chunk: Any) -> np.ndarray:
         """The outputs ``chunk`` completes: ``(N, C_out, n)`` or ``(C_out, n)``, ``n >= 0``."""
@@ -345,7 +347,7 @@ class ConvStream(Stream):
         if end - first >= span:
             n = (end - first - span) // s + 1
             lo = first - self._start
-            y = self._correlate(self._buf[..., lo : lo + (n - 1) * s + span])
+            y = self._correlate(lo, (n - 1) * s + span)
             self._next += n
         else:
             y = self._empty()
@@ -359,11 +361,13 @@ class ConvStream(Stream):
             self._start += keep
         return y
 
-    def _correlate(self, window: np.ndarray) -> np.ndarray:
-        """The layer's correlation of ``window`` (already padded), in the compute dtype.
+    def _correlate(self, lo: int, width: int) -> np.ndarray:
+        """The layer's correlation of the window ``_buf[..., lo : lo + width]`` (already
+        padded), in the compute dtype.
 
         The algorithm is the layer's (``"auto"``: chosen once per window width; autotune, when
-        on, chooses for itself); small windows run through a :class:`~conv1d.plan.GemmKernel`.
+        on, chooses for itself); small windows run through a :class:`~conv1d.plan.GemmKernel`
+        reading the buffer through a strided view made once per window position.
         """
         layer = self._layer
         w = np.asarray(layer.weight)
@@ -374,29 +378,35 @@ class ConvStream(Stream):
         name = layer.algorithm
         inner = self._inner
         if name == "auto" and autotune_enabled():
-            return F.correlate(window, w, b, inner, ALGORITHMS["auto"])
-        key = (window.shape[2], name)
-        found = self._windows.get(key)
+            return F.correlate(self._buf[..., lo : lo + width], w, b, inner, ALGORITHMS["auto"])
+        found = self._windows.get((width, name, b is None))
         if found is None:
-            found = self._window(window, w, name)
+            found = self._window(width, name, b is None)
         algo, kernel = found
         if kernel is not None:
-            return kernel.forward(window, w, b)
-        return forward_with_bias(algo, window, w, b, inner.stride, inner.dilation, inner.groups)
+            src = self._views.get((lo, width))
+            if src is None:
+                if len(self._views) >= MAX_CHOICES:
+                    self._views.clear()
+                src = self._views[(lo, width)] = kernel.source(self._buf, lo)
+            return kernel.forward_from(src, w, b)
+        return forward_with_bias(algo, self._buf[..., lo : lo + width], w, b, inner.stride,
+                                 inner.dilation, inner.groups)
 
-    def _window(self, window: np.ndarray, w: np.ndarray, name: str) -> tuple:
-        """Algorithm and kernel for windows as wide as ``window``."""
+    def _window(self, width: int, name: str, no_bias: bool) -> tuple:
+        """Algorithm and kernel for windows ``width`` samples wide."""
         if len(self._windows) >= MAX_CHOICES:  # chunk lengths that keep changing
             self._windows.clear()
+            self._views.clear()
         sp = self._inner
-        n, c_in, width = window.shape
+        n, c_in = self._batch, sp.in_channels
         problem = Problem(n, c_in, sp.out_channels, sp.kernel_size, width, sp.stride,
                           sp.dilation, sp.groups, self._cdtype.name)
         algo = get_algorithm(choose(problem) if name == "auto" else name, problem)
         kernel = None
         if algo is ALGORITHMS["gemm"] and GemmKernel.fits(sp, n, width, self._cdtype):
-            kernel = GemmKernel(sp, n, width, self._cdtype, self._layer.bias is not None)
-        found = self._windows[(width, name)] = (algo, kernel)
+            kernel = GemmKernel(sp, n, width, self._cdtype, not no_bias)
+        found = self._windows[(width, name, no_bias)] = (algo, kernel)
         return found
 
     def _empty(self) -> np.ndarray:
