@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import conv1d
@@ -289,8 +289,8 @@ def test_layer_errors_after_a_cached_plan():
     m(np.zeros((2, 4, 20), np.float32))
     for bad in (np.zeros((2, 5, 20), np.float32), np.zeros((2, 4, 2), np.float32),
                 np.zeros((2, 4, 20), complex), np.zeros((4, 20))[None, None]):
-        fresh = conv1d.Conv1d(4, 6, 3, padding=2, padding_mode="reflect", rng=0)
-        assert raised(lambda b=bad: m(b)) == raised(lambda b=bad: fresh(b))
+        new = conv1d.Conv1d(4, 6, 3, padding=2, padding_mode="reflect", rng=0)
+        assert raised(lambda b=bad: m(b)) == raised(lambda b=bad, new=new: new(b))
 
 
 # ---------------------------------------------------------------------------------------
@@ -346,7 +346,7 @@ def test_concurrent_calls_each_get_their_own_result(what):
     gys = [rng.standard_normal((2, 8, 42)).astype(np.float32) for _ in range(8)]
     kw = dict(padding=2, padding_mode="reflect")
     want = [unplanned_forward(x, w, b, **kw) for x in xs]
-    want_g = [unplanned_backward(gy, x, w, b, **kw) for x, gy in zip(xs, gys)]
+    want_g = [unplanned_backward(gy, x, w, b, **kw) for x, gy in zip(xs, gys, strict=True)]
     start = threading.Barrier(8)
     errors = []
 

@@ -52,13 +52,21 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .autotune import is_enabled as autotune_enabled
 from .algorithms import ALGORITHMS, Algorithm, Problem, choose, gemm
+from .autotune import is_enabled as autotune_enabled
 from .padding import edge_indices, pad_backward
 from .spec import ConvSpec
 
-__all__ = ["ConvPlan", "GemmKernel", "MAX_LAYER_PLANS", "MAX_PLANS", "PlanCache", "SMALL_BYTES",
-           "call_key", "clear"]
+__all__ = [
+    "MAX_LAYER_PLANS",
+    "MAX_PLANS",
+    "SMALL_BYTES",
+    "ConvPlan",
+    "GemmKernel",
+    "PlanCache",
+    "call_key",
+    "clear",
+]
 
 #: Functional plans kept (least recently used dropped first). A program calls few distinct
 #: signatures; 128 covers a deep network's layers at a few batch shapes each.
@@ -285,8 +293,7 @@ class GemmKernel:
         xp, interior, src, cols, taps = bufs[:5]
         np.copyto(interior, x)
         if self.edges is not None:  # as padding.pad: gather the copied edge samples
-            left, right = self.spec.pad_left, self.spec.pad_right
-            li, ri = self.edges
+            left, li, ri = self.spec.pad_left, *self.edges
             xp[..., :left] = x[..., li]
             xp[..., left + self.length :] = x[..., ri]
         np.copyto(taps, src)

@@ -39,9 +39,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .autotune import is_enabled as autotune_enabled
 from . import functional as F
 from .algorithms import ALGORITHMS, Algorithm, Problem, choose, forward_with_bias, get_algorithm
+from .autotune import is_enabled as autotune_enabled
 from .padding import edge_indices
 from .plan import GemmKernel
 from .spec import ConvSpec
@@ -61,6 +61,20 @@ class StreamableConv(Protocol):
     bias: np.ndarray | None
     algorithm: str
     data_format: str
+
+
+class ElementwiseModule(Protocol):
+    """What :class:`ElementwiseStream` needs of its module (``conv1d.ReLU`` has it)."""
+
+    _transient: tuple[str, ...]
+
+    def forward(self, x: Any) -> Any: ...
+
+
+class Streamable(Protocol):
+    """Anything with a ``stream()`` (every layer that can stream)."""
+
+    def stream(self) -> Any: ...
 
 
 class Stream:
@@ -172,7 +186,7 @@ class ConvStream(Stream):
         self._last = layer.data_format == "channels_last"
         # Per window width, algorithm name and bias-less-ness: (algorithm, GemmKernel or None).
         self._windows: dict[tuple[int, str, bool], tuple[Algorithm, GemmKernel | None]] = {}
-        self._buf: np.ndarray | None = None
+        self._buf = np.empty((0, 0, 0))  # (N, C_in, capacity), made by the first chunk
         self.delay = spec.span - 1 - left
         self.stride = spec.stride
         self.reset()
@@ -241,9 +255,9 @@ class ConvStream(Stream):
         self._cdtype = np.dtype(np.float32) if self._half else wdt
         left = self._spec.pad_left
         buf = self._buf
-        if buf is None or buf.shape[:2] != (self._batch, self._spec.in_channels) \
-                or buf.dtype != self._cdtype:
-            self._buf = None
+        if buf.shape[:2] != (self._batch, self._spec.in_channels) or buf.dtype != self._cdtype:
+            self._held = 0
+            self._buf = np.empty((0, 0, 0))
             self._grow(left + 64)
             self._windows.clear()  # for another batch size
         elif left:
@@ -256,7 +270,7 @@ class ConvStream(Stream):
         sp = self._spec
         cap = size + max(sp.span, sp.pad_left + 1, sp.pad_right + 1)
         buf = np.zeros((self._batch, sp.in_channels, cap), self._cdtype)
-        if self._buf is not None:
+        if self._held:
             buf[..., : self._held] = self._buf[..., : self._held]
         self._buf = buf
         self._views: dict[tuple[int, int], np.ndarray] = {}  # kernels' views of the buffer
@@ -435,7 +449,7 @@ class ElementwiseStream(Stream):
     (array([[0., 2.]]), (1, 0))
     """
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: ElementwiseModule) -> None:
         self._module = module
         self.reset()
 
@@ -498,7 +512,7 @@ class SequentialStream(Stream):
             self.stride *= st.stride
 
     @classmethod
-    def of(cls, modules: list[Module]) -> SequentialStream:
+    def of(cls, modules: list[Streamable]) -> SequentialStream:
         """The stream of each module in turn; ``TypeError`` naming the position that can't."""
         streams = []
         for i, m in enumerate(modules):

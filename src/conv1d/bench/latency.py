@@ -201,7 +201,7 @@ def _row(label: str, times: dict[str, list[float]]) -> list[str]:
     if "torch" in times:
         theirs = times["torch"]
         tmed = statistics.median(theirs)
-        row += [sig(tmed * 1e6), sig(min(theirs) * 1e6), f"{tmed / med:.2f}x"]
+        row += [sig(tmed * 1e6), sig(min(theirs) * 1e6), f"{sig(tmed / med)}x"]
     return row
 
 
@@ -244,7 +244,7 @@ def bench_latency(context: Any = None) -> list[str]:
     times = _blocks(fns, repeat, chunks)
     chunk_s = CHUNK / RATE
     rows.append(_row(f"streamed stack, per {CHUNK}-sample chunk", times)
-                + [f"{chunk_s / statistics.median(t):.1f}" for t in times.values()])
+                + [sig(chunk_s / statistics.median(t)) for t in times.values()])
     header = ["", "conv1d median us", "conv1d min us"]
     rtf = ["conv1d real-time factor"]
     if torch is not None:
@@ -257,10 +257,10 @@ def bench_latency(context: Any = None) -> list[str]:
         "",
         "Layer calls on small inputs and a streamed stack, float32, "
         f"{'conv1d alone' if torch is None else 'conv1d beside PyTorch'} in one process: "
-        f"{repeat} blocks of {calls} calls per library and row (streaming: {chunks} chunks), the libraries alternating, each block "
-        f"after {IDLE_S:g} s idle; each call timed alone. Layers: `Conv1d` against "
-        "`torch.nn.Conv1d` with the same weights; forward under `torch.no_grad()`, "
-        "forward+backward with the input's gradient. Stream: 4 causal `Conv1d(64, 64, 3)` "
+        f"{repeat} blocks of {calls} calls per library and row (streaming: {chunks} chunks), "
+        f"the libraries alternating, each block after {IDLE_S:g} s idle; each call timed "
+        "alone. Layers: `Conv1d` against `torch.nn.Conv1d` with the same weights; forward "
+        "under `torch.no_grad()`, forward+backward with the input's gradient. Stream: 4 causal `Conv1d(64, 64, 3)` "
         "(dilations 1, 2, 4, 8, `ReLU` between), batch 1, 64-sample chunks at 48 kHz "
         f"(a chunk lasts {chunk_s * 1e6:.0f} us), conv1d's `net.stream()` against PyTorch "
         "cached_conv-style (per layer: `torch.cat` of the kept tail and the chunk, "
