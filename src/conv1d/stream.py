@@ -51,6 +51,11 @@ __all__ = ["ConvStream", "ElementwiseStream", "SequentialStream", "Stream", "Str
 #: Window widths whose algorithm and kernel a stream keeps (chunks are usually of one size,
 #: giving one or, with a stride, a few widths; chunk sizes that keep changing start afresh).
 MAX_CHOICES = 16
+#: The state buffer's length in chunks: the held samples move to its front once per this
+#: many chunks (instead of after every chunk).
+RING_CHUNKS = 8
+#: Strided views of the buffer a stream keeps for its GEMM kernels (one per window position).
+MAX_VIEWS = 4 * RING_CHUNKS
 
 
 class StreamableConv(Protocol):
@@ -197,8 +202,9 @@ class ConvStream(Stream):
         self._batch = 0
         self._fixed: tuple | None = None  # a chunk's shape without its time axis
         self._dtype: np.dtype | None = None  # the dtype of the chunks checked so far
-        self._held = 0  # _buf[..., :_held] holds samples (padded indices from _start on)
-        self._start = 0  # padded index of _buf[..., 0]
+        self._off = 0  # the held samples are _buf[..., _off : _off + _held]: padded indices
+        self._held = 0  # _start, _start + 1, ... (a window never wraps: see _room)
+        self._start = 0
         self._padded = False  # whether the left padding is built
         self._next = 0  # index of the next output
         self._length = 0  # signal samples seen
@@ -256,23 +262,40 @@ class ConvStream(Stream):
         left = self._spec.pad_left
         buf = self._buf
         if buf.shape[:2] != (self._batch, self._spec.in_channels) or buf.dtype != self._cdtype:
-            self._held = 0
             self._buf = np.empty((0, 0, 0))
-            self._grow(left + 64)
+            self._grow(left, x.shape[1 if self._last else -1])
             self._windows.clear()  # for another batch size
         elif left:
             self._buf[..., :left] = 0
         self._held = left  # the left padding's place (zeros, or built when its samples come)
         self._padded = self._need == 0
 
-    def _grow(self, size: int) -> None:
-        """Make the buffer hold at least ``size`` samples (the held ones kept)."""
+    def _room(self, t: int) -> None:
+        """Make room for ``t`` more samples after the held ones.
+
+        The buffer is several chunks long: samples are appended and dropped by moving the
+        offset, and the few held samples move to the front only when the end is reached (once
+        every ~:data:`RING_CHUNKS` chunks), so a window is always contiguous.
+        """
+        off, held, cap = self._off, self._held, self._buf.shape[2]
+        if off + held + t <= cap:
+            return
+        if held + t <= cap:
+            if held:
+                self._buf[..., :held] = self._buf[..., off : off + held]
+            self._off = 0
+        else:
+            self._grow(held + t, t)
+
+    def _grow(self, size: int, chunk: int) -> None:
+        """A new buffer for ``size`` samples and ~:data:`RING_CHUNKS` chunks more (the held
+        samples copied to its front)."""
         sp = self._spec
-        cap = size + max(sp.span, sp.pad_left + 1, sp.pad_right + 1)
+        cap = size + max(RING_CHUNKS * chunk, 64) + max(sp.span, sp.pad_left + 1, sp.pad_right + 1)
         buf = np.zeros((self._batch, sp.in_channels, cap), self._cdtype)
         if self._held:
-            buf[..., : self._held] = self._buf[..., : self._held]
-        self._buf = buf
+            buf[..., : self._held] = self._buf[..., self._off : self._off + self._held]
+        self._buf, self._off = buf, 0
         self._views: dict[tuple[int, int], np.ndarray] = {}  # kernels' views of the buffer
 
     def __call__(self, chunk: Any) -> np.ndarray:
@@ -295,11 +318,10 @@ class ConvStream(Stream):
         if self._last:
             x = x.swapaxes(1, 2)
         t = x.shape[2]
-        held = self._held
-        if held + t > self._buf.shape[2]:
-            self._grow(held + t)
-        np.copyto(self._buf[..., held : held + t], x)
-        self._held = held + t
+        self._room(t)
+        end = self._off + self._held
+        np.copyto(self._buf[..., end : end + t], x)
+        self._held += t
         self._length += t
         if not self._padded:
             if self._held - self._spec.pad_left < self._need:  # the left padding waits
@@ -328,15 +350,13 @@ class ConvStream(Stream):
         right = self._spec.pad_right
         if right:
             # The right padding copies only the last pad_right + 1 samples, which _run kept.
-            held = self._held
-            if held + right > self._buf.shape[2]:
-                self._grow(held + right)
-            buf = self._buf
+            self._room(right)
+            buf, off, held = self._buf, self._off, self._held
             if self._spec.padding_mode == "zeros":
-                buf[..., held : held + right] = 0
+                buf[..., off + held : off + held + right] = 0
             else:
                 ri = edge_indices(held, 0, right, self._spec.padding_mode)[1]
-                buf[..., held : held + right] = buf[..., ri]
+                buf[..., off + held : off + held + right] = buf[..., off + ri]
             self._held = held + right
         y = self._run()
         self._done = True
@@ -347,7 +367,8 @@ class ConvStream(Stream):
         left, mode = self._spec.pad_left, self._spec.padding_mode
         if left and mode != "zeros":
             li = edge_indices(self._held - left, left, 0, mode)[0]
-            self._buf[..., :left] = self._buf[..., left + li]
+            off = self._off
+            self._buf[..., off : off + left] = self._buf[..., off + left + li]
         self._padded, self._start = True, 0
 
     # -- outputs
@@ -360,18 +381,14 @@ class ConvStream(Stream):
         span = spec.span
         if end - first >= span:
             n = (end - first - span) // s + 1
-            lo = first - self._start
-            y = self._correlate(lo, (n - 1) * s + span)
+            y = self._correlate(self._off + first - self._start, (n - 1) * s + span)
             self._next += n
         else:
             y = self._empty()
         keep = max(min(self._next * s, end - self._tail) - self._start, 0)
-        if keep:  # slide what later windows need to the front of the buffer
-            buf = self._buf
-            rest = held - keep
-            if rest:
-                buf[..., :rest] = buf[..., keep:held]
-            self._held = rest
+        if keep:  # drop what no later window needs
+            self._off += keep
+            self._held -= keep
             self._start += keep
         return y
 
@@ -400,7 +417,7 @@ class ConvStream(Stream):
         if kernel is not None:
             src = self._views.get((lo, width))
             if src is None:
-                if len(self._views) >= MAX_CHOICES:
+                if len(self._views) >= MAX_VIEWS:
                     self._views.clear()
                 src = self._views[(lo, width)] = kernel.source(self._buf, lo)
             return kernel.forward_from(src, w, b)
