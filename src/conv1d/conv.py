@@ -244,7 +244,10 @@ class Conv1d(Module):
         if plans is None:
             plans = self._plans = {}
         elif key not in plans and len(plans) >= MAX_LAYER_PLANS:
-            del plans[next(iter(plans))]  # the oldest
+            try:  # the oldest goes (another thread may be at it too)
+                plans.pop(next(iter(plans)), None)
+            except (RuntimeError, StopIteration):
+                pass
         plans[key] = plan
         return plan
 
@@ -263,7 +266,9 @@ class Conv1d(Module):
             plan = self._plan_for(input)
             x = plan.batch(input)
             y = plan.run(x, plan.w, plan.b)
-            self._input, self._unbatched, self._plan = x, plan.unbatched, plan
+            # What backward needs, stored past any attribute hook (never a Parameter here).
+            d = self.__dict__
+            d["_input"], d["_unbatched"], d["_plan"] = x, plan.unbatched, plan
             return plan.output(y)
         self._plan = None
         if F.is_dask_array(input):

@@ -30,12 +30,6 @@ class ReLU(Module):
             return np.maximum(x, 0)
         x = np.asarray(x)
         self._mask = x > 0
-        if x.dtype.kind == "f" or x.dtype.name == "bfloat16":
-            # where(x > 0, x, 0) without a branch per element (np.where mispredicts on random
-            # signs: 16 us against 3 us on 64x64): fmax maps NaN to 0, and adding 0 turns -0.0
-            # into 0.0, so the result is the same bit for bit.
-            y = np.fmax(x, 0)
-            return np.add(y, 0, out=y)
         return np.where(self._mask, x, 0).astype(x.dtype, copy=False)
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:

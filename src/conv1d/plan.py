@@ -24,8 +24,8 @@ Bounds
 used out first); a layer keeps at most :data:`MAX_LAYER_PLANS` of its own. A plan holds no
 array of its caller's. Small problems (all buffers within :data:`SMALL_BYTES`) run through
 :class:`GemmKernel`, whose padded-input and column buffers are allocated once: each plan
-keeps at most one idle set, so plans hold at most ``MAX_PLANS * SMALL_BYTES`` (32 MiB) of
-buffers, plus ``MAX_LAYER_PLANS * SMALL_BYTES`` per layer.
+keeps at most one idle set, so functional plans hold at most ``MAX_PLANS * SMALL_BYTES``
+(32 MiB) of buffers, and a layer at most ``MAX_LAYER_PLANS * SMALL_BYTES`` (2 MiB).
 
 Threads
 -------
@@ -69,14 +69,15 @@ __all__ = [
 ]
 
 #: Functional plans kept (least recently used dropped first). A program calls few distinct
-#: signatures; 128 covers a deep network's layers at a few batch shapes each.
-MAX_PLANS = 128
+#: signatures; 64 covers a deep network's layers at a couple of batch shapes each, and a plan
+#: dropped costs one rebuild (~50 us).
+MAX_PLANS = 64
 #: Plans one layer keeps (its usual one, plus e.g. a last, shorter batch or a validation size).
 MAX_LAYER_PLANS = 4
 #: Largest buffer set, in bytes, that :class:`GemmKernel` keeps between calls: it covers the
-#: small layers where a call's overhead dominates (the seed example's set is 160 KiB) and is
-#: far below ``gemm.CHUNK_BYTES``, so the kernel's one product is exactly ``gemm``'s one chunk.
-SMALL_BYTES = 256 << 10
+#: small layers where a call's overhead dominates (the seed example's set is 315 KiB) and is
+#: well below ``gemm.CHUNK_BYTES``, so the kernel's one product is exactly ``gemm``'s one chunk.
+SMALL_BYTES = 512 << 10
 
 
 class PlanCache:
@@ -226,12 +227,12 @@ class GemmKernel:
 
     @staticmethod
     def nbytes(spec: ConvSpec, batch: int, length: int, itemsize: int) -> int:
-        """Bytes of one buffer set (the largest of them bounds ``gemm``'s chunk too)."""
+        """Bytes of one buffer set: padded input and its gradient, two column buffers, weights."""
         cg, k = spec.in_channels // spec.groups, spec.kernel_size
         lo, lp = spec.output_length(length), length + spec.pad_left + spec.pad_right
         cols = batch * spec.groups * (cg * k + 1) * lo
         weights = spec.out_channels * (cg * k + 1)
-        return itemsize * (batch * spec.in_channels * lp + 2 * cols + weights)
+        return itemsize * (2 * batch * spec.in_channels * lp + 2 * cols + weights)
 
     @classmethod
     def fits(cls, spec: ConvSpec, batch: int, length: int, dtype: np.dtype) -> bool:
