@@ -33,12 +33,14 @@ ISSUE_SUITE = {
     "grouped_g8": (8, 256, 256, 5, 4096, 2, 2, 1, 8, "zeros"),
 }
 COLUMNS = ["case", "pass", "algorithm", "conv1d median ms", "conv1d min ms", "torch median ms",
-           "torch min ms", "conv1d GFLOP/s", "torch GFLOP/s", "ratio torch/conv1d",
+           "torch min ms", "ORT median ms", "ORT min ms", "conv1d GFLOP/s", "torch GFLOP/s",
+           "ratio torch/conv1d", "ratio ORT/conv1d", "ratio rival/conv1d", "FMA peak %",
            "roofline %", "bound"]
 # seed_example's forward: 2 * N * C_out * C_in * K * L_out, L_out = (50 - 3) // 2 + 1 = 24.
 SEED_FLOPS = 2 * 20 * 33 * 16 * 3 * 24
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+HAS_ORT = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime"))
 
 
 def results_table(markdown: str) -> list[dict[str, str]]:
@@ -75,6 +77,16 @@ def test_suite_is_the_issues():
         assert case.shapes()["y"][2] == spec.output_length(case.length)
 
 
+def summary_has(markdown: str, label: str) -> bool:
+    return any(line.startswith(f"| {label} ") for line in markdown.splitlines())
+
+
+def geomean(markdown: str, label: str) -> float:
+    """The overall geometric mean in the summary table's row ``| LABEL | Gx (n) | ...``."""
+    row = next(line for line in markdown.splitlines() if line.startswith(f"| {label} "))
+    return float(row.split("|")[2].split("x")[0])
+
+
 @pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
 def test_report_table_is_consistent(tmp_path, capsys):
     import torch
@@ -90,7 +102,7 @@ def test_report_table_is_consistent(tmp_path, capsys):
     assert rows == results_table(printed)
     assert [(r["case"], r["pass"]) for r in rows] == [
         ("seed_example", "forward"), ("seed_example", "forward+backward")]
-    ratios = []
+    ratios, headlines = [], []
     for row, flops in zip(rows, (SEED_FLOPS, 3 * SEED_FLOPS), strict=True):
         assert row["algorithm"] in ALGORITHMS
         assert row["bound"] in ("compute", "memory")
@@ -102,12 +114,29 @@ def test_report_table_is_consistent(tmp_path, capsys):
         assert close(float(row["conv1d GFLOP/s"]), flops / ours / 1e6, 0.02)
         assert close(float(row["torch GFLOP/s"]), flops / theirs / 1e6, 0.02)
         assert float(row["roofline %"]) > 0
+        rivals = {"torch": theirs}
+        if HAS_ORT and row["pass"] == "forward":  # ORT times the forward pass only
+            ort = float(row["ORT median ms"])
+            assert float(row["ORT min ms"]) <= ort
+            assert close(float(row["ratio ORT/conv1d"]), ort / ours, 0.02)
+            rivals["ORT"] = ort
+        else:
+            assert row["ORT median ms"] == row["ratio ORT/conv1d"] == "n/a"
+        value, rival = row["ratio rival/conv1d"].split()
+        assert rival == min(rivals, key=rivals.get)
+        assert close(float(value), rivals[rival] / ours, 0.02)
         ratios.append(ratio)
-    geomean = float(md.split("ratios torch/conv1d: **")[1].split("x**")[0])
-    assert close(geomean, math.sqrt(ratios[0] * ratios[1]), 0.02)
+        headlines.append(float(value))
+    assert close(geomean(md, "torch"), math.sqrt(ratios[0] * ratios[1]), 0.02)
+    headline = math.sqrt(headlines[0] * headlines[1])
+    assert close(geomean(md, "faster rival"), headline, 0.02)
+    assert f"ratios faster rival/conv1d: **{geomean(md, 'faster rival'):.3g}" in md
+    assert summary_has(md, "ORT") == HAS_ORT
     for heading in ("## Machine", "## Versions", "float32 GEMM rate", "memory bandwidth",
-                    "conv1d bench --case seed_example", "torch: 2.13"):
+                    "float32 FMA peak: ", "conv1d bench --case seed_example", "torch: 2.13",
+                    "idle gap of 0.2 s"):
         assert heading in md
+    assert ("onnxruntime: " in md) == HAS_ORT
     chart = tmp_path / "B.png"
     if HAS_MATPLOTLIB:
         assert "](B.png)" in md
@@ -115,22 +144,41 @@ def test_report_table_is_consistent(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("how", ["missing", "flag"])
-def test_without_torch(how, tmp_path, capsys, monkeypatch, fixed_roofline):
+def test_without_rivals(how, tmp_path, capsys, monkeypatch, fixed_roofline):
     argv = ["--case", "seed_example", "--repeat", "1", "--output", str(tmp_path / "B.md")]
     if how == "missing":
-        monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
+        for name in ("torch", "onnxruntime"):
+            monkeypatch.setitem(sys.modules, name, None)  # makes `import name` fail
     else:
-        argv.append("--no-torch")
+        argv += ["--no-torch", "--no-onnx"]
     assert bench.main(argv) == 0
     md = (tmp_path / "B.md").read_text()
-    why = "PyTorch is not installed" if how == "missing" else "--no-torch given"
-    assert why in md and why in capsys.readouterr().err
+    err = capsys.readouterr().err
+    whys = (["PyTorch is not installed", "onnxruntime is not installed"] if how == "missing"
+            else ["--no-torch given", "--no-onnx given"])
+    for why in whys:
+        assert why in md and why in err
     rows = results_table(md)
     assert len(rows) == 2
     for row in rows:
         assert float(row["conv1d median ms"]) > 0
-        assert row["torch median ms"] == row["ratio torch/conv1d"] == "n/a"
+        for column in ("torch median ms", "ORT median ms", "ratio torch/conv1d",
+                       "ratio ORT/conv1d", "ratio rival/conv1d", "FMA peak %"):
+            assert row[column] == "n/a"
+    assert "neither PyTorch nor ONNX Runtime was timed" in md
     assert not (tmp_path / "B.png").exists()
+
+
+@pytest.mark.skipif(not HAS_ORT, reason="onnx or onnxruntime is not installed")
+def test_ort_alone_is_the_rival(tmp_path, fixed_roofline):
+    out = tmp_path / "B.md"
+    assert bench.main(["--case", "seed_example", "--repeat", "1", "--threads", "1",
+                       "--no-torch", "--output", str(out)]) == 0
+    md = out.read_text()
+    forward, both = results_table(md)
+    assert forward["ratio rival/conv1d"].endswith(" ORT")
+    assert both["ratio rival/conv1d"] == "n/a"  # ORT has no backward; torch was not timed
+    assert summary_has(md, "ORT") and not summary_has(md, "torch")
 
 
 @pytest.mark.skipif(not HAS_TORCH, reason="torch is not installed")
@@ -169,7 +217,17 @@ def test_help_lists_cases_and_sections(capsys):
     assert cli.main(["bench", "--help"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in ISSUE_SUITE)
-    assert "--streaming" in out and "--torch-layer" in out
+    assert "--streaming" in out and "--torch-layer" in out and "--no-onnx" in out
+
+
+def test_flags_parse(tmp_path):
+    out = str(tmp_path / "B.md")
+    args = bench.parse_args(["--no-onnx", "--no-torch", "--quick", "--output", out])
+    assert args.no_onnx and args.no_torch
+    assert [c.name for c in args.cases] == list(bench.suite.QUICK)
+    assert args.repeat == bench.suite.QUICK_REPEAT
+    args = bench.parse_args(["--case", "pointwise", "--threads", "3", "--output", out])
+    assert not args.no_onnx and args.threads == 3 and args.repeat == bench.suite.REPEAT
 
 
 def test_unavailable_section_is_a_clear_error(tmp_path, capsys, monkeypatch):
@@ -216,3 +274,112 @@ def test_algorithms_section_checks_auto_against_every_algorithm(tmp_path, capsys
     assert len(section_rows) == 2  # forward and forward+backward
     for row in section_rows:  # every eligible algorithm was timed, not just auto's pick
         assert "fft" in row and "direct" in row
+
+
+# Small shapes through every argument: (N, C_in, C_out, K, L, stride, padding, dilation,
+# groups, bias).
+ORT_CASES = [
+    (2, 4, 6, 3, 17, 1, 2, 1, 1, True),
+    (2, 4, 8, 3, 20, 2, 3, 2, 2, False),
+    (1, 6, 12, 4, 15, 3, 1, 1, 6, True),  # depthwise, multiplier 2
+    (3, 3, 5, 1, 9, 1, 0, 1, 1, True),  # pointwise, no padding
+]
+
+
+@pytest.mark.skipif(not (HAS_ORT and HAS_TORCH), reason="needs onnx, onnxruntime and torch")
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("shape", ORT_CASES)
+def test_ort_graph_equals_torch(mode, shape):
+    import numpy as np
+    import torch
+
+    from conv1d.bench import ort
+
+    n, cin, cout, k, length, stride, padding, dilation, groups, has_bias = shape
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((n, cin, length), dtype=np.float32)
+    w = rng.standard_normal((cout, cin // groups, k), dtype=np.float32)
+    b = rng.standard_normal(cout, dtype=np.float32) if has_bias else None
+    model = ort.conv_model(x.shape, w, b, stride=stride, padding=padding, dilation=dilation,
+                           groups=groups, padding_mode=mode)
+    assert [node.op_type for node in model.graph.node] == (
+        ["Conv"] if mode == "zeros" or padding == 0 else ["Pad", "Conv"])
+    y = ort.session(model, threads=1)(x)
+    layer = torch.nn.Conv1d(cin, cout, k, stride, padding, dilation, groups, has_bias, mode)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(w))
+        if b is not None:
+            layer.bias.copy_(torch.from_numpy(b))
+        expected = layer(torch.from_numpy(x)).numpy()
+    assert y.shape == expected.shape and y.dtype == np.float32
+    # float32 sums of at most C_in/groups * K = 12 products of N(0, 1) values.
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not HAS_ORT, reason="onnx or onnxruntime is not installed")
+def test_ort_rejects_an_unknown_padding_mode():
+    import numpy as np
+
+    from conv1d.bench import ort
+
+    with pytest.raises(ValueError, match=r"padding_mode must be one of .* got 'mirror'"):
+        ort.conv_model((1, 1, 8), np.ones((1, 1, 3), np.float32), None, padding=1,
+                       padding_mode="mirror")
+
+
+def test_time_interleaved_blocks_follow_an_idle_gap(monkeypatch):
+    from conv1d.bench import suite
+
+    events = []
+    monkeypatch.setattr(suite.time, "sleep", lambda s: events.append(f"sleep {s}"))
+    fns = {name: (lambda name=name: events.append(name)) for name in ("a", "b")}
+    timings = suite.time_interleaved(fns, repeat=6, gap=0.25, block=4)
+    assert {k: len(t.times) for k, t in timings.items()} == {"a": 6, "b": 6}
+    # Warm-up a, b; then each block: the gap, one untimed call, up to 4 timed calls; the
+    # second round in reversed order.
+    assert events == ["a", "b",
+                      "sleep 0.25", *"a" * 5, "sleep 0.25", *"b" * 5,
+                      "sleep 0.25", *"b" * 3, "sleep 0.25", *"a" * 3]
+    events.clear()
+    suite.time_interleaved(fns, repeat=2, warmup=0, gap=0, block=1)
+    assert events == ["a", "b", "b", "a"]  # no gap: single calls, alternating
+    # A function whose warm-up call is long gets no waking call after the gap.
+    events.clear()
+    monkeypatch.setattr(suite, "WAKE_LIMIT", -1.0)
+    suite.time_interleaved(fns, repeat=2, gap=0.25, block=4)
+    assert events == ["a", "b", "sleep 0.25", "a", "a", "sleep 0.25", "b", "b"]
+
+
+def test_fma_peak_runs_a_call_per_thread_at_once(monkeypatch):
+    import threading
+    import time
+
+    seconds_per_iteration = 1e-7
+    flops_per_iteration = 2000.0  # a fake rate of 2e10 FLOP/s per thread
+    threads_seen = set()
+
+    def fake_fma_loop(iterations):
+        threads_seen.add(threading.get_ident())
+        time.sleep(iterations * seconds_per_iteration)  # releases the GIL, as fma_loop does
+        return iterations * flops_per_iteration
+
+    monkeypatch.setattr(roofline, "fma_kernel", lambda: (fake_fma_loop, "conv1d._native_x"))
+    monkeypatch.setattr(roofline, "FMA_SECONDS", 0.01)
+    monkeypatch.setattr(roofline, "TIME_BUDGET", 0.0)
+    peak, note = roofline.measure_fma(threads=3)
+    rate = 3 * flops_per_iteration / seconds_per_iteration
+    assert 0.6 * rate < peak <= 1.01 * rate  # below only by the sleeps' overheads
+    assert len(threads_seen - {threading.get_ident()}) == 3
+    assert note == "_native_x.fma_loop, 3 threads at once, best run"
+    monkeypatch.setattr(roofline, "fma_kernel", lambda: None)
+    assert roofline.measure_fma(threads=3) == (None, "n/a: conv1d's native extension "
+                                                     "(fma_loop) is not built")
+
+
+def test_fma_percent_column():
+    from conv1d.bench.report import Result
+
+    row = Result("c", "forward", "gemm", conv1d=(0.5, 0.4), torch=None, flops=1e9, nbytes=1.0,
+                 roofline_time=0.1, bound="compute", fma_flops=8e9)
+    # 1e9 FLOP in 0.5 s = 2 GFLOP/s, a quarter of 8.
+    assert row.row()[COLUMNS.index("FMA peak %")] == "25.0"

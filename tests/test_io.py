@@ -244,3 +244,102 @@ def test_import_conv1d_imports_neither_safetensors_nor_torch():
     code = "import sys, conv1d; print([m for m in ('torch', 'safetensors') if m in sys.modules])"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+# -- buffers and weight normalisation ---------------------------------------------------------
+
+
+class Norm(conv1d.Module):
+    """BatchNorm1d's state (parameters and buffers), as a stand-in needing no layer of its own."""
+
+    def __init__(self, c):
+        self.weight = conv1d.Parameter(np.ones(c, np.float32))
+        self.bias = conv1d.Parameter(np.zeros(c, np.float32))
+        self.register_buffer("running_mean", np.zeros(c, np.float32))
+        self.register_buffer("running_var", np.ones(c, np.float32))
+        self.register_buffer("num_batches_tracked", np.array(0, np.int64))
+
+
+def test_buffers_round_trip_with_torch_files(tmp_path):
+    torch.manual_seed(0)
+    tnet = torch.nn.Sequential(torch.nn.Conv1d(2, 3, 3), torch.nn.BatchNorm1d(3))
+    tnet(torch.randn(4, 2, 10))  # training mode: the running statistics move
+    path = tmp_path / "bn.safetensors"
+    safetensors.torch.save_file(tnet.state_dict(), path)
+    net = Sequential(Conv1d(2, 3, 3), Norm(3))
+    conv1d.load(net, path)
+    bn = tnet[1]
+    np.testing.assert_array_equal(net[1].running_mean, bn.running_mean.numpy())
+    np.testing.assert_array_equal(net[1].running_var, bn.running_var.numpy())
+    assert net[1].num_batches_tracked == 1 and net[1].num_batches_tracked.dtype == np.int64
+    back = tmp_path / "back.safetensors"
+    net[1].num_batches_tracked[...] = 5
+    conv1d.save(net, back)
+    tnet.load_state_dict(safetensors.torch.load_file(back))  # strict: buffers included
+    assert tnet[1].num_batches_tracked.item() == 5
+    np.testing.assert_array_equal(tnet[1].running_mean.numpy(), net[1].running_mean)
+
+
+def test_buffer_dtype_rules(tmp_path):
+    net = Sequential(Conv1d(2, 3, 3), Norm(3))
+    state = net.state_dict()
+    tensors = dict(state)
+    tensors["1.num_batches_tracked"] = np.array(1.5)
+    path = tmp_path / "bad.safetensors"
+    safetensors.numpy.save_file(tensors, path)
+    with pytest.raises(TypeError, match=r"'1\.num_batches_tracked'.*F64; integer buffers"):
+        conv1d.load(net, path)
+    tensors = dict(state)
+    tensors["1.running_mean"] = np.zeros(3, np.int64)
+    safetensors.numpy.save_file(tensors, path)
+    with pytest.raises(TypeError, match=r"'1\.running_mean'.*I64; floating-point buffers"):
+        conv1d.load(net, path)
+    assert_unchanged(net, state)
+
+
+def weight_normed(parametrize, dim=0):
+    torch.manual_seed(1)
+    convs = [torch.nn.Conv1d(3, 8, 3, padding=2, dilation=2), torch.nn.Conv1d(8, 4, 1)]
+    wn = torch.nn.utils.parametrizations.weight_norm if parametrize else torch.nn.utils.weight_norm
+    with torch.no_grad():
+        net = torch.nn.Sequential(wn(convs[0], dim=dim), torch.nn.ReLU(), wn(convs[1], dim=dim))
+        # Move g away from ||v|| (its initial value) so that the folding is really tested.
+        for m in (net[0], net[2]):
+            g = m.parametrizations.weight.original0 if parametrize else m.weight_g
+            g.mul_(torch.rand_like(g) + 0.5)
+    return net
+
+
+@pytest.mark.parametrize("parametrize", [True, False], ids=["parametrizations", "weight_g_v"])
+@pytest.mark.parametrize("dim", [0, None])
+def test_weight_normalised_torch_files_load_into_plain_layers(tmp_path, parametrize, dim):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.nn.utils.weight_norm's deprecation
+        tnet = weight_normed(parametrize, dim)
+    keys = list(tnet.state_dict())
+    assert any(("original0" if parametrize else "weight_g") in k for k in keys)
+    path = tmp_path / "wn.safetensors"
+    safetensors.torch.save_file({k: v.contiguous() for k, v in tnet.state_dict().items()}, path)
+    net = Sequential(Conv1d(3, 8, 3, padding=2, dilation=2), ReLU(), Conv1d(8, 4, 1))
+    conv1d.load(net, path)
+    x = np.random.default_rng(0).standard_normal((2, 3, 30)).astype(np.float32)
+    with torch.no_grad():
+        expected = tnet(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(net[0].weight, tnet[0].weight.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(net(x), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_fold_weight_norm_errors(tmp_path):
+    from conv1d.io import fold_weight_norm
+
+    with pytest.raises(KeyError, match=r"'0\.weight_g' without '0\.weight_v'"):
+        fold_weight_norm({"0.weight_g": np.ones((2, 1, 1))})
+    with pytest.raises(ValueError, match=r"magnitude's shape \(3, 1, 1\) does not fit"):
+        fold_weight_norm({"weight_g": np.ones((3, 1, 1)), "weight_v": np.ones((2, 1, 1))})
+    path = tmp_path / "sn.safetensors"
+    safetensors.numpy.save_file({"parametrizations.weight.original": np.ones((1, 1, 1), np.float32),
+                                 "bias": np.ones(1, np.float32)}, path)
+    with pytest.raises(KeyError, match="other parametrizations are not supported"):
+        conv1d.load(Conv1d(1, 1, 1), path)

@@ -236,11 +236,11 @@ def test_cross_entropy_errors():
 
 def test_optimizer_errors():
     p = conv1d.Parameter(np.zeros(2))
-    with pytest.raises(ValueError, match="lr must be positive, got -1"):
+    with pytest.raises(ValueError, match="lr must be >= 0, got -1"):
         conv1d.optim.SGD([p], lr=-1)
     with pytest.raises(ValueError, match="momentum must be in"):
         conv1d.optim.SGD([p], lr=0.1, momentum=1.5)
-    with pytest.raises(TypeError, match="optimizer parameters must be Parameters"):
+    with pytest.raises(TypeError, match=r"parameters must be conv1d\.Parameter"):
         conv1d.optim.Adam([np.zeros(2)])
     with pytest.raises(ValueError, match="empty parameter list"):
         conv1d.optim.Adam([])
@@ -261,3 +261,189 @@ def test_adam_on_float16_parameters_with_default_eps_stays_finite():
         m.weight.grad[0] = 0
         opt.step()
     assert m.weight.dtype == np.float16 and np.isfinite(m.weight).all()
+
+
+# -- buffers, train/eval --------------------------------------------------------------------
+
+
+class ToyNorm(conv1d.Module):
+    """BatchNorm1d's parameters and buffers, without calling super().__init__()."""
+
+    def __init__(self, c):
+        self.weight = conv1d.Parameter(np.ones(c))
+        self.bias = conv1d.Parameter(np.zeros(c))
+        self.register_buffer("running_mean", np.zeros(c))
+        self.register_buffer("running_var", np.ones(c))
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        self.register_buffer("scratch", np.zeros(c), persistent=False)
+
+
+def test_buffers_are_state_but_not_parameters_with_torchs_keys():
+    ours = conv1d.Sequential(conv1d.Conv1d(2, 3, 3), ToyNorm(3))
+    theirs = torch.nn.Sequential(torch.nn.Conv1d(2, 3, 3), torch.nn.BatchNorm1d(3))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()] + ["1.scratch"]
+    assert len(list(ours.buffers())) == 4
+    sd = {k: v.numpy() for k, v in theirs.state_dict().items()}
+    sd["1.running_mean"] = np.arange(3.0)
+    sd["1.num_batches_tracked"] = np.array(7)
+    ours.load_state_dict(sd)
+    np.testing.assert_array_equal(ours[1].running_mean, [0, 1, 2])
+    assert ours[1].num_batches_tracked == 7 and ours[1].num_batches_tracked.dtype == np.int64
+    with pytest.raises(KeyError, match=r"missing keys \['1.running_var'\]"):
+        ours.load_state_dict({k: v for k, v in sd.items() if k != "1.running_var"})
+    with pytest.raises(TypeError, match=r"'1\.num_batches_tracked' must be an integer array"):
+        ours.load_state_dict({**sd, "1.num_batches_tracked": np.array(1.5)})
+    np.testing.assert_array_equal(ours[1].running_mean, [0, 1, 2])  # unchanged by the failures
+    ours[1].running_mean = np.full(3, 5.0)  # assigning a new array keeps it a buffer
+    assert ours.state_dict()["1.running_mean"].tolist() == [5, 5, 5]
+    with pytest.raises(TypeError, match="as buffer 'running_mean'"):
+        ours[1].running_mean = [1.0, 2.0, 3.0]
+
+
+def test_register_buffer_errors():
+    m = conv1d.Conv1d(1, 1, 1)
+    with pytest.raises(KeyError, match="already exists"):
+        m.register_buffer("weight", np.zeros(1))
+    with pytest.raises(KeyError, match=r"contain no '\.'"):
+        m.register_buffer("a.b", np.zeros(1))
+    with pytest.raises(TypeError, match=r"numpy\.ndarray or None expected"):
+        m.register_buffer("b", [1.0])
+    m.register_buffer("b", None)
+    assert "b" not in m.state_dict()
+
+
+def test_train_eval_recursive_default_true():
+    net = conv1d.Sequential(conv1d.Conv1d(1, 1, 1), conv1d.ReLU(), ToyNorm(1))
+    assert all(m.training for m in net.modules())  # layers never calling super().__init__()
+    assert net.eval() is net
+    assert not any(m.training for m in net.modules())
+    assert net.train() is net and all(m.training for m in net.modules())
+    net[2].train(False)
+    assert net.training and not net[2].training
+    with pytest.raises(TypeError, match="mode must be True or False"):
+        net.train("no")
+
+
+# -- module tree, containers and assignment rules (issue 10's silent wrong results) ---------
+
+
+def test_assigning_an_array_to_a_parameter_name_is_refused_as_in_torch():
+    m = conv1d.Conv1d(2, 3, 3, rng=0)
+    before = m.weight
+    with pytest.raises(TypeError, match=r"cannot assign numpy\.ndarray as parameter 'weight' "
+                                        r"\(conv1d\.Parameter or None expected\)"):
+        m.weight = np.zeros((3, 2, 3))
+    assert m.weight is before and "weight" in m.state_dict()  # never silently dropped
+    m.bias = None  # None is allowed, as in PyTorch
+    assert list(m.state_dict()) == ["weight"]
+    m.weight = conv1d.Parameter(np.ones((3, 2, 3)))
+    np.testing.assert_array_equal(m(np.ones((1, 2, 3))), 6)
+
+
+def test_wrong_shaped_parameter_names_the_expected_shape():
+    m = conv1d.Conv1d(8, 1, 13, rng=0)
+    with pytest.raises(ValueError, match=r"Conv1d\.weight must have shape .* = \(1, 8, 13\), "
+                                         r"got a Parameter of shape \(1, 7, 8\)"):
+        m.weight = conv1d.Parameter(np.zeros((1, 7, 8), np.float32))
+    with pytest.raises(ValueError, match=r"Conv1d\.bias must have shape \(out_channels,\) = \(1,\)"):
+        m.bias = conv1d.Parameter(np.zeros(2, np.float32))
+    with pytest.raises(TypeError, match=r"Conv1d\.weight must have dtype"):
+        m.weight = conv1d.Parameter(np.zeros((1, 8, 13), np.int32))
+    assert m(np.ones((1, 8, 20), np.float32)).shape == (1, 1, 8)  # unchanged, still works
+
+
+def test_rng_must_be_a_valid_seed():
+    with pytest.raises(ValueError, match=r"rng must be a non-negative int seed.*got -1"):
+        conv1d.Conv1d(1, 1, 3, rng=-1)
+    with pytest.raises(TypeError, match="rng must be"):
+        conv1d.Conv1d(1, 1, 3, rng=1.5)
+
+
+def test_plain_list_of_modules_points_to_module_list():
+    class Net(conv1d.Module):
+        def __init__(self):
+            self.blocks = [conv1d.Conv1d(1, 1, 3)]
+
+    with pytest.raises(TypeError, match=r"plain list of modules to 'blocks'.*conv1d\.ModuleList"):
+        Net()
+    m = conv1d.Module()
+    m.sizes = [1, 2, 3]  # lists of other things are ordinary attributes
+    assert m.sizes == [1, 2, 3]
+
+
+def test_sequential_indexing_and_slicing_as_torch():
+    layers = [conv1d.Conv1d(1, 2, 3), conv1d.ReLU(), conv1d.Conv1d(2, 1, 3)]
+    net = conv1d.Sequential(*layers)
+    head = net[0:2]
+    assert isinstance(head, conv1d.Sequential) and list(head) == layers[:2]
+    assert list(head.state_dict()) == ["0.weight", "0.bias"]
+    assert net[-1] is layers[2] and net[-3] is layers[0] and len(net) == 3
+    assert list(net[::-1]) == layers[::-1]
+    with pytest.raises(IndexError, match="index 3 is out of range for Sequential of length 3"):
+        net[3]
+    with pytest.raises(TypeError, match="indices must be integers or slices"):
+        net["0"]
+    x = np.random.default_rng(0).standard_normal((2, 1, 10))
+    np.testing.assert_array_equal(net[1:](net[:1](x)), net(x))
+    net.append(conv1d.ReLU())
+    del net[1]
+    assert [type(m).__name__ for m in net] == ["Conv1d", "Conv1d", "ReLU"]
+    assert list(net.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    net.insert(0, conv1d.ReLU())
+    net[1] = layers[0]
+    assert [type(m).__name__ for m in net] == ["ReLU", "Conv1d", "Conv1d", "ReLU"]
+
+
+def test_module_list_matches_torch():
+    ours = conv1d.ModuleList([conv1d.Conv1d(2, 2, 3) for _ in range(3)] + [conv1d.ReLU()])
+    theirs = torch.nn.ModuleList([torch.nn.Conv1d(2, 2, 3) for _ in range(3)] + [torch.nn.ReLU()])
+    assert repr(ours) == repr(theirs)
+    assert repr(conv1d.ModuleList()) == repr(torch.nn.ModuleList())
+
+    class Ours(conv1d.Module):
+        def __init__(self):
+            self.blocks = ours
+
+    class Theirs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = theirs
+
+    assert list(Ours().state_dict()) == list(Theirs().state_dict())
+    assert isinstance(ours[1:], conv1d.ModuleList) and len(ours[1:]) == 3
+    ours += [conv1d.ReLU()]
+    assert len(ours) == 5 and len(list(ours.parameters())) == 6
+    with pytest.raises(TypeError, match="ModuleList takes Modules, got int at position 0"):
+        conv1d.ModuleList([1])
+
+
+class Block(conv1d.Module):
+    def __init__(self, lib):
+        self.conv = lib.Conv1d(2, 2, 3)
+        self.act = lib.ReLU()
+
+
+class TorchBlock(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv1d(2, 2, 3)
+        self.act = torch.nn.ReLU()
+
+
+def test_module_tree_walks_as_torch():
+    ours = conv1d.Sequential(Block(conv1d), conv1d.Sequential(Block(conv1d), conv1d.ReLU()))
+    theirs = torch.nn.Sequential(TorchBlock(), torch.nn.Sequential(TorchBlock(), torch.nn.ReLU()))
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert [type(m).__name__ for m in ours.children()] == ["Block", "Sequential"]
+    assert len(list(ours.modules())) == len(list(theirs.modules()))
+    order, torder = [], []
+    assert ours.apply(lambda m: order.append(type(m).__name__)) is ours
+    theirs.apply(lambda m: torder.append(type(m).__name__.replace("Torch", "")))
+    assert order == torder
+    # A shared layer is one module and its parameters are listed once, as in torch.
+    shared = conv1d.Conv1d(1, 1, 1)
+    tied = conv1d.Sequential(shared, shared)
+    assert len(list(tied.modules())) == 2 and len(list(tied.parameters())) == 2
+    assert list(tied.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]

@@ -6,6 +6,10 @@ shape with no timing in any call. With :func:`autotune` on (like PyTorch's
 grad_input, grad_weight) on a new :class:`~conv1d.algorithms.Problem` runs every algorithm on
 the shortlist once on the call's own arrays, returns the fastest one's result, and remembers
 its name for every later call with that shape.
+
+This module builds on :mod:`conv1d.algorithms` and switches benchmark mode on by installing
+:func:`run_tuned` in its :data:`~conv1d.algorithms.tuner` slot; the algorithms never import
+this module.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import algorithms
+from .algorithms import Problem, candidates
+
 __all__ = ["autotune", "clear", "is_enabled", "run_tuned", "tuned"]
 
 #: The shortlist: algorithms whose cost-model estimate is within this factor of the cheapest.
@@ -22,8 +29,7 @@ __all__ = ["autotune", "clear", "is_enabled", "run_tuned", "tuned"]
 #: algorithm the model expects to be hopeless (the direct kernel on a dense layer: 10-100x).
 SHORTLIST_FACTOR = 4.0
 
-_enabled = False
-_winners: dict[tuple[str, object], str] = {}
+_winners: dict[tuple[str, Problem], str] = {}
 
 
 def autotune(enabled: bool = True, *, reset: bool = False) -> None:
@@ -54,53 +60,81 @@ def autotune(enabled: bool = True, *, reset: bool = False) -> None:
     ['forward']
     >>> conv1d.autotune(False, reset=True)
     """
-    global _enabled
     for name, value in (("enabled", enabled), ("reset", reset)):
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"autotune: {name} must be a bool, got {type(value).__name__} {value!r}")
-    _enabled = bool(enabled)
+    algorithms.tuner = run_tuned if enabled else None
     if reset:
         clear()
 
 
 def is_enabled() -> bool:
-    """Whether :func:`autotune` is on."""
-    return _enabled
+    """Whether :func:`autotune` is on.
+
+    Examples
+    --------
+    >>> import conv1d
+    >>> from conv1d.autotune import is_enabled
+    >>> is_enabled()
+    False
+    """
+    return algorithms.tuner is not None
 
 
 def clear() -> None:
-    """Forget every remembered winner."""
+    """Forget every remembered winner.
+
+    Examples
+    --------
+    >>> from conv1d.autotune import clear, tuned
+    >>> clear()
+    >>> tuned()
+    {}
+    """
     _winners.clear()
 
 
-def tuned() -> dict[tuple[str, object], str]:
-    """A copy of the remembered winners: ``{(pass, problem): algorithm name}``."""
+def tuned() -> dict[tuple[str, Problem], str]:
+    """A copy of the remembered winners: ``{(pass, problem): algorithm name}``.
+
+    ``pass`` is ``"forward"``, ``"grad_input"`` or ``"grad_weight"``; see :func:`autotune`
+    for an example.
+    """
     return dict(_winners)
 
 
-def run_tuned(kind: str, problem, run: Callable[[str], np.ndarray]) -> np.ndarray:
+def run_tuned(kind: str, problem: Problem, run: Callable[[str], np.ndarray]) -> np.ndarray:
     """``run(name)`` for the remembered winner of ``(kind, problem)``, measuring it if new.
 
     ``run`` computes the pass with the named algorithm. A new shape runs every shortlisted
     algorithm once (best of one run each: the first call is the measurement, as in cuDNN) and
     returns the fastest one's result, so nothing is computed twice.
-    """
-    from .algorithms import candidates
 
+    Examples
+    --------
+    >>> from conv1d.algorithms import Problem
+    >>> from conv1d.autotune import clear, run_tuned, tuned
+    >>> clear()
+    >>> p = Problem(batch=1, in_channels=2, out_channels=2, kernel_size=3, length=10)
+    >>> run_tuned("forward", p, lambda name: np.zeros(1)).shape
+    (1,)
+    >>> len(tuned())
+    1
+    >>> clear()
+    """
     key = (kind, problem)
     name = _winners.get(key)
     if name is not None:
         return run(name)
     costs = candidates(problem)
     cheapest = min(costs.values())
-    best_time, best_name, best_out = float("inf"), None, None
-    for name in sorted(costs, key=costs.__getitem__):
+    timings: list[tuple[float, str, np.ndarray]] = []
+    for name in sorted(costs, key=costs.__getitem__):  # the cheapest is always shortlisted
         if costs[name] > SHORTLIST_FACTOR * cheapest:
             continue
         t0 = time.perf_counter()
         out = run(name)
-        elapsed = time.perf_counter() - t0
-        if elapsed < best_time:
-            best_time, best_name, best_out = elapsed, name, out
+        timings.append((time.perf_counter() - t0, name, out))
+    _, best_name, best_out = min(timings, key=lambda t: t[0])
     _winners[key] = best_name
     return best_out

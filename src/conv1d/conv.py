@@ -16,6 +16,8 @@ from .spec import ConvSpec, check_data_format
 def as_rng(rng: Any) -> np.random.Generator:
     """A ``Generator`` from ``None``, an int seed or a ``Generator``."""
     if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        if rng is not None and rng < 0:
+            raise ValueError(f"rng must be a non-negative int seed, None or a Generator, got {rng}")
         return np.random.default_rng(rng)
     if isinstance(rng, np.random.Generator):
         return rng
@@ -218,6 +220,27 @@ class Conv1d(Module):
         self.weight[...] = gen.uniform(-bound, bound, self.weight.shape).astype(draw_dtype)
         if self.bias is not None:
             self.bias[...] = gen.uniform(-bound, bound, self.bias.shape).astype(draw_dtype)
+
+    def _check_parameter(self, name: str, value: Parameter) -> None:
+        """A new ``weight`` or ``bias`` must have the layer's shape and a supported dtype."""
+        spec = self.__dict__.get("spec")
+        if spec is None or name not in ("weight", "bias"):
+            return
+        shape = ((spec.out_channels, spec.in_channels // spec.groups, spec.kernel_size)
+                 if name == "weight" else (spec.out_channels,))
+        if value.shape != shape:
+            what = ("(out_channels, in_channels // groups, kernel_size)" if name == "weight"
+                    else "(out_channels,)")
+            raise ValueError(
+                f"Conv1d.{name} must have shape {what} = {shape}, got a Parameter of shape "
+                f"{value.shape} (build a new Conv1d for other channel counts or kernel sizes)"
+            )
+        try:
+            as_param_dtype(value.dtype)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"Conv1d.{name} must have dtype {F.SUPPORTED_DTYPES}, got {value.dtype}"
+            ) from None
 
     def _input_batch(self, input: Any) -> tuple[np.ndarray, bool]:
         x = F.as_real_array("input", input).astype(self.weight.dtype, copy=False)

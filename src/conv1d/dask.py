@@ -198,7 +198,11 @@ def forward(
             f"input must have known chunk sizes, got shape {input.shape}; "
             "call input.compute_chunk_sizes() first"
         )
-    x, unbatched = F.as_batch(input, spec, data_format)
+    # as_batch and to_format need only what Dask arrays share with ndarrays (ndim, shape,
+    # indexing, swapaxes); they are typed for NumPy, so the Dask arrays pass through as Any.
+    lazy: Any = input
+    x: Any
+    x, unbatched = F.as_batch(lazy, spec, data_format)
     # Snapshots: the graph must not see later in-place updates (an optimiser's step).
     weight, bias = np.array(weight), None if bias is None else np.array(bias)
     x = x.astype(weight.dtype).rechunk({1: -1})  # (N, C_in, L), one chunk along channels
@@ -227,7 +231,8 @@ def forward(
             )
     graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
     chunks = (x.chunks[0], (spec.out_channels,), tuple(blk.t1 - blk.t0 for blk in blocks))
-    y = da.Array(graph, name, chunks, meta=np.empty((0, 0, 0), weight.dtype))
+    array: Any = da.Array  # pyright reads Array.__new__ (dask has no stubs) as object's
+    y: Any = array(graph, name, chunks, meta=np.empty((0, 0, 0), weight.dtype))
     y = F.to_format(y, data_format)
     return y[0] if unbatched else y
 
@@ -274,3 +279,8 @@ def conv1d(
     w, b, spec = F.prepare_weights(input.dtype, weight, bias, stride, padding, dilation, groups,
                                    padding_mode)
     return forward(input, w, b, spec, algorithm, data_format)
+
+
+# functional.conv1d hands Dask input to conv1d above through this slot (it never imports this
+# module, which builds on it); the package's __init__ imports this module, so it is always set.
+F.dask_conv1d = conv1d

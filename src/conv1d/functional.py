@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -58,6 +59,12 @@ class Gradients(NamedTuple):
     input: np.ndarray
     weight: np.ndarray
     bias: np.ndarray | None
+
+
+#: :func:`conv1d.dask.conv1d`, which takes a Dask ``input`` off :func:`conv1d`'s hands. A slot
+#: that conv1d.dask fills when imported (the package's ``__init__`` imports it), not an import
+#: of it, because conv1d.dask builds on this module; imports stay a tree.
+dask_conv1d: Callable[..., Any] | None = None
 
 
 def is_dask_array(value: Any) -> bool:
@@ -378,9 +385,7 @@ def conv1d(
     plan = None if key is None else FUNCTIONAL_PLANS.get(key)
     if plan is not None:  # a signature validated before: run its plan
         return plan.forward(input, weight, bias)
-    if is_dask_array(input):  # lazy, block by block: conv1d.dask
-        from .dask import conv1d as dask_conv1d
-
+    if is_dask_array(input) and dask_conv1d is not None:  # lazy, block by block: conv1d.dask
         return dask_conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode,
                            algorithm=algorithm, data_format=data_format)
     x, w, b, spec, unbatched = _prepare(input, weight, bias, *args[:5], data_format)
@@ -452,3 +457,9 @@ def conv1d_backward(
     grads = backward(gy, x, w, b is not None, spec, algorithm)
     gx = to_format(grads.input, data_format)
     return grads._replace(input=gx[0] if unbatched else gx)
+
+
+# The transposed convolution runs the same algorithms through their gradients; its own module.
+from .functional_transpose import conv_transpose1d, conv_transpose1d_backward  # noqa: E402
+
+__all__ += ["conv_transpose1d", "conv_transpose1d_backward"]

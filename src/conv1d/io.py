@@ -8,6 +8,10 @@ which this module refuses. The keys are PyTorch's (``weight``, ``0.bias``,
 model, and one written here loads into the PyTorch model with
 ``model.load_state_dict(safetensors.torch.load_file(path))``.
 
+The file holds the parameters and the persistent buffers (``running_mean``,
+``num_batches_tracked``, ...), as PyTorch's ``state_dict()``. Weights saved from a model using
+PyTorch's weight normalisation load into the plain layer: see :func:`fold_weight_norm`.
+
 safetensors is an optional dependency (``pip install conv1d[safetensors]``), imported on the
 first call; bfloat16 tensors need ``ml_dtypes`` as well.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +28,7 @@ import numpy as np
 
 from .module import Module
 
-__all__ = ["load", "save"]
+__all__ = ["fold_weight_norm", "load", "save"]
 
 M = TypeVar("M", bound=Module)
 
@@ -40,6 +45,18 @@ CONVERT_HINT = (
 
 #: safetensors' names of the floating dtypes a parameter can be read from.
 FLOAT_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32", "F64": "float64"}
+
+#: safetensors' names of the integer dtypes an integer buffer (``num_batches_tracked``) can be
+#: read from.
+INT_DTYPES = {"I8": "int8", "I16": "int16", "I32": "int32", "I64": "int64", "U8": "uint8",
+              "U16": "uint16", "U32": "uint32", "U64": "uint64"}
+
+#: Key suffixes of PyTorch's weight normalisation: (magnitude g, direction v), in
+#: ``torch.nn.utils.parametrizations.weight_norm`` and the older ``torch.nn.utils.weight_norm``.
+WEIGHT_NORM_KEYS = (
+    ("parametrizations.weight.original0", "parametrizations.weight.original1"),
+    ("weight_g", "weight_v"),
+)
 
 
 def _safetensors() -> Any:
@@ -73,7 +90,7 @@ def _refuse_pickle_suffix(path: Path, func: str) -> None:
 
 
 def save(module: Module, path: str | os.PathLike[str]) -> None:
-    """Write ``module``'s parameters to a safetensors file, under PyTorch's state-dict keys.
+    """Write ``module``'s state dict (parameters and persistent buffers) to a safetensors file.
 
     The file is written to a temporary name beside ``path`` and renamed over it at the end,
     so a failed save leaves no half-written file. Its header metadata says
@@ -110,7 +127,7 @@ def save(module: Module, path: str | os.PathLike[str]) -> None:
     path = Path(path)
     _refuse_pickle_suffix(path, "save")
     st = _safetensors()
-    tensors = {name: np.ascontiguousarray(p) for name, p in module.named_parameters()}
+    tensors = {name: np.ascontiguousarray(a) for name, a in module.state_dict().items()}
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     try:
@@ -121,8 +138,9 @@ def save(module: Module, path: str | os.PathLike[str]) -> None:
         raise
 
 
-def _read_tensors(path: Path) -> dict[str, np.ndarray | str]:
-    """The file's tensors as arrays; a tensor whose dtype cannot be a parameter's as its dtype name."""
+def _read_tensors(path: Path) -> dict[str, tuple[np.ndarray | None, str]]:
+    """The file's tensors as ``(array, safetensors dtype name)``; ``None`` for an array of a
+    dtype no parameter or buffer can take (kept to name it in the error)."""
     st = _safetensors()
     try:
         data = path.read_bytes()
@@ -146,11 +164,12 @@ def _read_tensors(path: Path) -> dict[str, np.ndarray | str]:
         raise ValueError(
             f"load: {str(path)!r} is a corrupt or truncated safetensors file ({exc})"
         ) from None
-    tensors: dict[str, np.ndarray | str] = {}
+    tensors: dict[str, tuple[np.ndarray | None, str]] = {}
     for name, entry in entries:
-        dtype_name = FLOAT_DTYPES.get(entry["dtype"])
+        code = entry["dtype"]
+        dtype_name = FLOAT_DTYPES.get(code) or INT_DTYPES.get(code)
         if dtype_name is None:
-            tensors[name] = entry["dtype"]
+            tensors[name] = (None, code)
             continue
         if dtype_name == "bfloat16":
             from .functional import bfloat16
@@ -161,17 +180,93 @@ def _read_tensors(path: Path) -> dict[str, np.ndarray | str]:
         # The file is little-endian; frombuffer of bytes gives a read-only view, copied below.
         arr = np.frombuffer(entry["data"], dtype=dtype.newbyteorder("<")).reshape(entry["shape"])
         # bfloat16 -> float32 is exact, and load_state_dict takes NumPy's floating kinds.
-        tensors[name] = arr.astype(np.float32) if dtype_name == "bfloat16" else arr
+        tensors[name] = (arr.astype(np.float32) if dtype_name == "bfloat16" else arr, code)
     return tensors
 
 
-def load(module: M, path: str | os.PathLike[str], *, strict: bool = True) -> M:
-    """Load a safetensors file's tensors into ``module``'s parameters, in place.
+def fold_weight_norm(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """Replace PyTorch's weight-normalisation pairs by the weight they stand for.
 
-    Every tensor is checked (names, dtypes, shapes) before any parameter is written, so a
+    ``torch.nn.utils.parametrizations.weight_norm`` stores a layer's weight as
+    ``<prefix>parametrizations.weight.original0`` (the magnitude ``g``) and ``...original1``
+    (the direction ``v``); the older ``torch.nn.utils.weight_norm`` as ``<prefix>weight_g``
+    and ``<prefix>weight_v``. Either pair becomes ``<prefix>weight = g * v / ||v||``, the
+    norm taken over every axis where ``g`` has size 1 (all but axis 0 for the default
+    ``dim=0``, whose ``g`` has shape ``(out_channels, 1, 1)``; all axes for ``dim=None``),
+    computed in float64 and cast back to ``v``'s dtype. Inference needs only the folded
+    weight, so a plain ``Conv1d`` or ``Linear`` takes it; :func:`load` folds on its own.
+
+    Parameters
+    ----------
+    state_dict : mapping of str to array
+        E.g. ``{k: v.numpy() for k, v in torch_model.state_dict().items()}``.
+
+    Returns
+    -------
+    dict
+        The same entries in the same order, each pair replaced by its ``weight`` where the
+        first of the two was.
+
+    Raises
+    ------
+    KeyError
+        If one of a pair is present without the other.
+    ValueError
+        If ``g``'s shape does not broadcast against ``v``'s as weight normalisation's does.
+
+    Examples
+    --------
+    >>> v = np.array([[[3.0, 4.0]], [[1.0, 0.0]]])  # (out_channels=2, in_channels=1, K=2)
+    >>> g = np.array([[[10.0]], [[2.0]]])
+    >>> sd = fold_weight_norm({"0.weight_g": g, "0.weight_v": v, "0.bias": np.zeros(2)})
+    >>> list(sd), sd["0.weight"].tolist()
+    (['0.weight', '0.bias'], [[[6.0, 8.0]], [[2.0, 0.0]]])
+    """
+    out: dict[str, Any] = {}
+    for key, value in state_dict.items():
+        for g_suffix, v_suffix in WEIGHT_NORM_KEYS:
+            if key.endswith(g_suffix) or key.endswith(v_suffix):
+                g_key_is = key.endswith(g_suffix)
+                prefix = key[: -len(g_suffix if g_key_is else v_suffix)]
+                g_key, v_key = prefix + g_suffix, prefix + v_suffix
+                if g_key not in state_dict or v_key not in state_dict:
+                    missing = v_key if g_key_is else g_key
+                    raise KeyError(f"weight normalisation: {key!r} without {missing!r}")
+                if prefix + "weight" not in out:
+                    out[prefix + "weight"] = _fold(np.asarray(state_dict[g_key]),
+                                                   np.asarray(state_dict[v_key]), prefix)
+                break
+        else:
+            out[key] = value
+    return out
+
+
+def _fold(g: np.ndarray, v: np.ndarray, prefix: str) -> np.ndarray:
+    fits = g.ndim == 0 or (g.ndim == v.ndim and all(
+        a in (1, b) for a, b in zip(g.shape, v.shape, strict=True)))
+    if not fits:
+        raise ValueError(
+            f"weight normalisation of {prefix + 'weight'!r}: the magnitude's shape {g.shape} "
+            f"does not fit the direction's {v.shape} (expected size 1 or the direction's size "
+            "on each axis)"
+        )
+    axes = tuple(i for i in range(v.ndim) if g.ndim == 0 or g.shape[i] == 1)
+    v64 = v.astype(np.float64)
+    norm = np.sqrt((v64 * v64).sum(axis=axes, keepdims=True))
+    return (g.astype(np.float64) * v64 / norm).astype(v.dtype)
+
+
+def load(module: M, path: str | os.PathLike[str], *, strict: bool = True) -> M:
+    """Load a safetensors file's tensors into ``module``'s parameters and buffers, in place.
+
+    Every tensor is checked (names, dtypes, shapes) before any array is written, so a
     failed load leaves ``module`` exactly as it was. Values are cast to each parameter's dtype,
     as ``torch.nn.Module.load_state_dict`` does (a float64 or bfloat16 file loads into a
-    float32 model).
+    float32 model). Integer buffers (``num_batches_tracked``) take integer tensors. Weights
+    stored by PyTorch's weight normalisation (``...parametrizations.weight.original0/1`` or
+    ``...weight_g``/``...weight_v``) are folded into ``...weight`` first, ``w = g * v / ||v||``
+    (see :func:`fold_weight_norm`), so a TCN trained with ``weight_norm`` loads into plain
+    ``Conv1d`` layers.
 
     Parameters
     ----------
@@ -181,7 +276,7 @@ def load(module: M, path: str | os.PathLike[str], *, strict: bool = True) -> M:
         A ``.safetensors`` file, from :func:`save` or from PyTorch's
         ``safetensors.torch.save_file(model.state_dict(), path)``.
     strict : bool, default True, keyword-only
-        Require the file's keys to be exactly the module's parameter names. With ``False``,
+        Require the file's keys to be exactly the module's state-dict keys. With ``False``,
         missing and unexpected keys are ignored (shapes and dtypes are still checked).
 
     Returns
@@ -202,8 +297,8 @@ def load(module: M, path: str | os.PathLike[str], *, strict: bool = True) -> M:
     KeyError
         For missing or unexpected tensors (when ``strict``), naming them.
     TypeError
-        For a tensor that is not floating point (e.g. int64), naming it; or a ``module`` that
-        is not a ``conv1d.Module``.
+        For a parameter's tensor that is not floating point (e.g. int64), naming it; or a
+        ``module`` that is not a ``conv1d.Module``.
 
     Examples
     --------
@@ -220,26 +315,40 @@ def load(module: M, path: str | os.PathLike[str], *, strict: bool = True) -> M:
     path = Path(path)
     _refuse_pickle_suffix(path, "load")
     tensors = _read_tensors(path)
-    params = dict(module.named_parameters())
+    codes = {name: code for name, (_, code) in tensors.items()}
+    try:
+        arrays = fold_weight_norm({name: arr for name, (arr, _) in tensors.items()})
+    except (KeyError, ValueError) as exc:
+        raise type(exc)(f"load: {str(path)!r}: {exc.args[0]}") from None
+    targets = {key: (value, is_param) for key, value, is_param in module._state_items()}
     if strict:
-        missing = sorted(set(params) - set(tensors))
-        unexpected = sorted(set(tensors) - set(params))
+        missing = [k for k in targets if k not in arrays]
+        unexpected = sorted(set(arrays) - set(targets))
         if missing or unexpected:
+            hint = ("; only weight normalisation is folded, other parametrizations are not "
+                    "supported" if any("parametrizations." in k for k in unexpected) else "")
             raise KeyError(
                 f"load: {str(path)!r} does not match the module: missing keys {missing}, "
-                f"unexpected keys {unexpected} (the module has {sorted(params)})"
+                f"unexpected keys {unexpected} (the module has {list(targets)}){hint}"
             )
-    wanted = {name: value for name, value in tensors.items() if name in params}
+    wanted = {name: value for name, value in arrays.items() if name in targets}
     for name, value in wanted.items():
-        if isinstance(value, str):
+        target, is_param = targets[name]
+        code = codes.get(name, "F64")  # a folded weight is floating point
+        floating = is_param or target.dtype.kind == "f"
+        if value is None or (floating and code not in FLOAT_DTYPES) or (
+                not floating and code not in INT_DTYPES):
+            what = (f"{'parameters' if is_param else 'floating-point buffers'} are read from "
+                    f"floating-point tensors ({', '.join(FLOAT_DTYPES)})" if floating else
+                    f"integer buffers are read from integer tensors ({', '.join(INT_DTYPES)})")
             raise TypeError(
-                f"load: tensor {name!r} in {str(path)!r} has dtype {value}; parameters are "
-                f"read from floating-point tensors ({', '.join(FLOAT_DTYPES)})"
+                f"load: tensor {name!r} in {str(path)!r} has dtype {code}; {what}"
             )
-        if value.shape != params[name].shape:
+        if value.shape != target.shape:
             raise ValueError(
                 f"load: tensor {name!r} in {str(path)!r} has shape {value.shape}, the module's "
-                f"parameter has shape {params[name].shape}"
+                f"{'parameter' if is_param else 'buffer'} has shape {target.shape}"
             )
     # Everything is checked; load_state_dict checks again and writes all or nothing.
-    return module.load_state_dict(wanted, strict=strict)
+    module.load_state_dict(wanted, strict=strict)
+    return module  # typed as the caller's module class (M), which load_state_dict's isn't

@@ -1,4 +1,9 @@
-"""The few layers besides Conv1d that training a small 1D CNN needs."""
+"""The loss, and the layers' old home.
+
+The layers live in :mod:`conv1d.activation`, :mod:`conv1d.linear`, :mod:`conv1d.norm` and
+:mod:`conv1d.pooling`; they are re-exported here so that ``from conv1d.layers import ReLU``
+keeps working.
+"""
 
 from __future__ import annotations
 
@@ -6,65 +11,18 @@ from typing import Any
 
 import numpy as np
 
-from .functional import is_dask_array
+from ._layer import remembered as _remembered
+from .activation import ELU, GELU, Dropout, Flatten, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
+from .linear import Linear
 from .module import Module
+from .norm import BatchNorm1d, GroupNorm
+from .pooling import AdaptiveAvgPool1d, AvgPool1d, GlobalAvgPool1d, MaxPool1d
 
-
-def _remembered(module: Module, value: Any) -> Any:
-    if value is None:
-        raise RuntimeError(f"{type(module).__name__}.backward called before forward")
-    return value
-
-
-class ReLU(Module):
-    """``max(x, 0)`` elementwise; the gradient passes where ``x > 0``."""
-
-    _transient = ("_mask",)
-
-    def __init__(self) -> None:
-        self._mask: np.ndarray | None = None
-
-    def forward(self, x: Any) -> np.ndarray:
-        if is_dask_array(x):  # lazy in, lazy out; like Conv1d, nothing kept for backward
-            self._mask = None
-            return np.maximum(x, 0)
-        x = np.asarray(x)
-        self._mask = x > 0
-        return np.where(self._mask, x, 0).astype(x.dtype, copy=False)
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        return np.where(_remembered(self, self._mask), grad_output, 0).astype(
-            grad_output.dtype, copy=False
-        )
-
-    def stream(self) -> Any:
-        """Elementwise, so it streams with no delay: a :class:`conv1d.stream.ElementwiseStream`."""
-        from .stream import ElementwiseStream
-
-        return ElementwiseStream(self)
-
-
-class GlobalAvgPool1d(Module):
-    """Mean over the length axis: ``(N, C, L) -> (N, C)``.
-
-    Like ``torch.nn.AdaptiveAvgPool1d(1)`` followed by a flatten.
-    """
-
-    _transient = ("_length",)
-
-    def __init__(self) -> None:
-        self._length: int | None = None
-
-    def forward(self, x: Any) -> np.ndarray:
-        x = np.asarray(x)
-        if x.ndim != 3:
-            raise ValueError(f"GlobalAvgPool1d expects (N, C, L) input, got shape {x.shape}")
-        self._length = x.shape[2]
-        return x.mean(axis=2)
-
-    def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        length = _remembered(self, self._length)
-        return np.repeat(grad_output[:, :, None] / length, length, axis=2)
+__all__ = [
+    "ELU", "GELU", "AdaptiveAvgPool1d", "AvgPool1d", "BatchNorm1d", "CrossEntropyLoss", "Dropout",
+    "Flatten", "GlobalAvgPool1d", "GroupNorm", "Identity", "LeakyReLU", "Linear", "MaxPool1d",
+    "ReLU", "SiLU", "Sigmoid", "Tanh",
+]
 
 
 class CrossEntropyLoss(Module):
@@ -102,7 +60,7 @@ class CrossEntropyLoss(Module):
         self._cache = (np.exp(log_p), t)
         return float(-log_p[np.arange(len(t)), t].mean())
 
-    def backward(self, grad_output: float = 1.0) -> np.ndarray:
+    def backward(self, grad_output: Any = 1.0) -> np.ndarray:
         p, t = _remembered(self, self._cache)
         g = p.copy()
         g[np.arange(len(t)), t] -= 1

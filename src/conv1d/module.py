@@ -7,7 +7,7 @@ with respect to its input and adds the parameters' gradients into ``param.grad``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -54,15 +54,34 @@ class Parameter(np.ndarray):
 
 
 class Module:
-    """Base class for layers: ``forward``, ``backward`` and PyTorch's parameter bookkeeping.
+    """Base class for layers: ``forward``, ``backward`` and PyTorch's bookkeeping.
 
-    Parameters and sub-modules are found from the instance's attributes, in the order they
-    were set, so state-dict keys follow PyTorch's (``weight``, ``0.weight``, ``enc.bias``).
+    Parameters, buffers and sub-modules are found from the instance's attributes, in the
+    order they were set, and the state-dict keys are PyTorch's (``weight``, ``0.weight``,
+    ``enc.bias``, ``bn.running_mean``). A subclass need not call ``super().__init__()``.
     Attributes named in ``_transient`` hold what the last forward remembered for backward;
     they are not pickled (a pickled layer, e.g. shipped to a Dask worker, starts fresh).
+
+    Examples
+    --------
+    >>> class Scale(Module):
+    ...     def __init__(self):
+    ...         self.gain = Parameter(np.ones(2))
+    ...         self.register_buffer("calls", np.zeros((), np.int64))
+    ...     def forward(self, x):
+    ...         self.calls += 1
+    ...         return x * self.gain
+    >>> m = Scale()
+    >>> m(np.ones(2)).tolist(), list(m.state_dict()), m.training
+    ([1.0, 1.0], ['gain', 'calls'], True)
+    >>> m.eval().training
+    False
     """
 
     _transient: tuple[str, ...] = ()
+    #: True after ``train()``, False after ``eval()``; the class default serves layers whose
+    #: ``__init__`` never calls ``super().__init__()``.
+    training: bool = True
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -70,6 +89,43 @@ class Module:
             if name in state:
                 state[name] = None
         return state
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        # Fast path (forward stores what backward needs on every call): nothing to check
+        # unless a Parameter, a buffer or a list/tuple is involved.
+        if (isinstance(value, (Parameter, list, tuple)) or isinstance(d.get(name), Parameter)
+                or name in d.get("_buffer_names", ())):
+            self._check_assignment(name, value)
+        object.__setattr__(self, name, value)
+
+    def _check_assignment(self, name: str, value: Any) -> None:
+        """PyTorch's assignment rules for parameters, buffers and lists of modules."""
+        old = self.__dict__.get(name)
+        if isinstance(value, Parameter):
+            self._check_parameter(name, value)
+        elif isinstance(old, Parameter) and value is not None:
+            # torch.nn.Module's rule and message: a parameter's name takes a Parameter or None.
+            raise TypeError(
+                f"cannot assign {type(value).__module__}.{type(value).__qualname__} as parameter "
+                f"{name!r} (conv1d.Parameter or None expected); to change its values in place, "
+                f"use m.{name}[...] = array"
+            )
+        elif name in self.__dict__.get("_buffer_names", ()):
+            if value is not None and not isinstance(value, np.ndarray):
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} as buffer {name!r} "
+                    "(numpy.ndarray or None expected)"
+                )
+        elif isinstance(value, (list, tuple)) and any(isinstance(v, Module) for v in value):
+            raise TypeError(
+                f"cannot assign a plain {type(value).__name__} of modules to {name!r}: its "
+                "modules would be invisible to parameters(), state_dict() and repr; use "
+                f"conv1d.ModuleList(...) (or conv1d.Sequential(...)) instead"
+            )
+
+    def _check_parameter(self, name: str, value: Parameter) -> None:
+        """Hook run before a :class:`Parameter` is assigned; layers check shapes here."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
@@ -81,27 +137,263 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
     def stream(self) -> Any:
-        """Chunk-by-chunk inference (see :mod:`conv1d.stream`); modules that can override it."""
+        """Chunk-by-chunk inference equal to ``forward`` (see :mod:`conv1d.stream`).
+
+        Layers that can stream override this. A module of your own, whose ``forward``
+        combines streamable layers (causal ``Conv1d``, activations, ...) with NumPy operations
+        pointwise in time, streams through a :class:`conv1d.graph_stream.ModuleStream`.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a layer that cannot stream, or a layer inside a module that cannot stream
+            there (naming it).
+        """
+        if any(True for _ in self.named_children()):
+            from .graph_stream import ModuleStream
+
+            return ModuleStream(self)
         raise TypeError(
             f"{type(self).__name__} cannot stream: only modules whose output runs along the "
-            "input's time axis can (Conv1d, ReLU, and Sequential stacks of them)"
+            "input's time axis can (Conv1d, activations, Sequential and Residual stacks of "
+            "them, and modules of your own combining those with NumPy operations pointwise "
+            "in time)"
         )
 
+    # -- buffers ---------------------------------------------------------------------------
+
+    def register_buffer(self, name: str, array: np.ndarray | None, persistent: bool = True) -> None:
+        """Add a buffer: an array that is state but not a parameter (e.g. ``running_mean``).
+
+        Buffers are saved in :meth:`state_dict` (unless ``persistent=False``) and loaded by
+        :meth:`load_state_dict`, but not returned by :meth:`parameters` nor trained.
+
+        Parameters
+        ----------
+        name : str
+            The attribute name, also the state-dict key's last part.
+        array : numpy.ndarray or None
+            The value; integer arrays are allowed (``num_batches_tracked``). ``None`` registers
+            the name without a value (left out of the state dict).
+        persistent : bool, default True
+            Whether the buffer is part of :meth:`state_dict`.
+
+        Raises
+        ------
+        TypeError
+            If ``name`` is not a string, ``array`` not an ndarray or None, ``persistent`` not
+            a bool.
+        KeyError
+            If ``name`` is empty, contains ``"."`` or is already another attribute.
+
+        Examples
+        --------
+        >>> m = Module()
+        >>> m.register_buffer("running_mean", np.zeros(3))
+        >>> list(m.state_dict()), list(m.parameters())
+        (['running_mean'], [])
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"buffer name must be a string, got {type(name).__name__}")
+        if not name or "." in name:
+            raise KeyError(f"buffer name must be non-empty and contain no '.', got {name!r}")
+        if name in self.__dict__ and name not in self.__dict__.get("_buffer_names", ()):
+            raise KeyError(f"attribute {name!r} already exists")
+        if (array is not None and not isinstance(array, np.ndarray)) or isinstance(array, Parameter):
+            raise TypeError(
+                f"cannot assign {type(array).__name__} as buffer {name!r} "
+                "(numpy.ndarray or None expected)"
+            )
+        if not isinstance(persistent, (bool, np.bool_)):
+            raise TypeError(f"persistent must be True or False, got {persistent!r}")
+        if "_buffer_names" not in self.__dict__:
+            object.__setattr__(self, "_buffer_names", {})
+        self.__dict__["_buffer_names"][name] = bool(persistent)
+        object.__setattr__(self, name, array)
+
+    def _own_buffers(self, persistent_only: bool = False) -> Iterator[tuple[str, np.ndarray]]:
+        for name, persistent in self.__dict__.get("_buffer_names", {}).items():
+            value = self.__dict__.get(name)
+            if value is not None and (persistent or not persistent_only):
+                yield name, value
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, np.ndarray]]:
+        """``(name, buffer)`` pairs, with dotted names for nested modules.
+
+        Examples
+        --------
+        >>> net = Sequential(Module(), Module())
+        >>> net[1].register_buffer("count", np.zeros((), np.int64))
+        >>> [name for name, _ in net.named_buffers()]
+        ['1.count']
+        """
+        modules = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
+        for mod_prefix, m in modules:
+            for name, b in m._own_buffers():
+                yield (mod_prefix + "." if mod_prefix else "") + name, b
+
+    def buffers(self, recurse: bool = True) -> Iterator[np.ndarray]:
+        """The buffers (see :meth:`named_buffers`).
+
+        Examples
+        --------
+        >>> m = Module(); m.register_buffer("b", np.ones(2))
+        >>> [b.tolist() for b in m.buffers()]
+        [[1.0, 1.0]]
+        """
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # -- modes -----------------------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (``True``) or evaluation mode, on this module and all below it.
+
+        Layers such as BatchNorm and Dropout behave differently in the two modes.
+
+        Returns
+        -------
+        Module
+            ``self``.
+
+        Examples
+        --------
+        >>> net = Sequential(Module(), Module())
+        >>> [m.training for m in net.train(False).modules()]
+        [False, False, False]
+        """
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"train: mode must be True or False, got {mode!r}")
+        for m in self.modules():
+            m.training = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: ``self.train(False)``; returns ``self``.
+
+        Examples
+        --------
+        >>> Module().eval().training
+        False
+        """
+        return self.train(False)
+
+    # -- the module tree -------------------------------------------------------------------
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """``(name, module)`` for the direct sub-modules, in the order they were set.
+
+        Examples
+        --------
+        >>> [name for name, _ in Sequential(Module(), Module()).named_children()]
+        ['0', '1']
+        """
         for name, value in vars(self).items():
             if isinstance(value, Module):
                 yield name, value
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """``(name, parameter)`` pairs, with dotted names for nested modules."""
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules.
+
+        Examples
+        --------
+        >>> len(list(Sequential(Module(), Sequential(Module())).children()))
+        2
+        """
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """``(name, module)`` for this module (name ``prefix``) and every one below it.
+
+        Depth first, parents before children, as PyTorch; a module reachable twice is listed
+        once unless ``remove_duplicate=False``.
+
+        Examples
+        --------
+        >>> [name for name, _ in Sequential(Module(), Sequential(Module())).named_modules()]
+        ['', '0', '1', '1.0']
+        """
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, m in self.named_children():
+            yield from m.named_modules(memo, prefix + "." + name if prefix else name,
+                                       remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every one below it (see :meth:`named_modules`).
+
+        Examples
+        --------
+        >>> len(list(Sequential(Module(), Module()).modules()))
+        3
+        """
+        for _, m in self.named_modules():
+            yield m
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every sub-module (children first) and then on ``self``; returns ``self``.
+
+        Examples
+        --------
+        >>> seen = []
+        >>> _ = Sequential(Module(), Module()).apply(lambda m: seen.append(type(m).__name__))
+        >>> seen
+        ['Module', 'Module', 'Sequential']
+        """
+        if not callable(fn):
+            raise TypeError(f"apply: fn must be callable, got {fn!r}")
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # -- parameters and state --------------------------------------------------------------
+
+    def _own_parameters(self) -> Iterator[tuple[str, Parameter]]:
         for name, value in vars(self).items():
             if isinstance(value, Parameter):
-                yield prefix + name, value
-            elif isinstance(value, Module):
-                yield from value.named_parameters(prefix + name + ".")
+                yield name, value
 
-    def parameters(self) -> Iterator[Parameter]:
-        for _, p in self.named_parameters():
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """``(name, parameter)`` pairs, with dotted names for nested modules.
+
+        As PyTorch: a module's own parameters, then its children's; a parameter shared by
+        two modules is listed once.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> [name for name, _ in Sequential(Conv1d(1, 1, 1)).named_parameters()]
+        ['0.weight', '0.bias']
+        """
+        seen: set[int] = set()
+        modules = self.named_modules(prefix=prefix) if recurse else iter([(prefix, self)])
+        for mod_prefix, m in modules:
+            for name, p in m._own_parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (mod_prefix + "." if mod_prefix else "") + name, p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """The parameters (see :meth:`named_parameters`), e.g. for an optimiser.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> [p.shape for p in Conv1d(2, 3, 5).parameters()]
+        [(3, 2, 5), (3,)]
+        """
+        for _, p in self.named_parameters(recurse=recurse):
             yield p
 
     def zero_grad(self) -> None:
@@ -109,49 +401,89 @@ class Module:
         for p in self.parameters():
             p.grad = None
 
+    def _state_items(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray, bool]]:
+        """``(key, array, is_parameter)`` in PyTorch's state-dict order: per module, its
+        parameters, then its persistent buffers, then its children."""
+        for name, p in self._own_parameters():
+            yield prefix + name, p, True
+        for name, b in self._own_buffers(persistent_only=True):
+            yield prefix + name, b, False
+        for name, m in self.named_children():
+            yield from m._state_items(prefix + name + ".")
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameters under PyTorch's keys."""
-        return {name: np.array(p) for name, p in self.named_parameters()}
+        """Copies of the parameters and persistent buffers, under PyTorch's keys and order.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> list(Sequential(Conv1d(1, 2, 3)).state_dict())
+        ['0.weight', '0.bias']
+        """
+        return {key: np.array(value) for key, value, _ in self._state_items()}
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Module:
-        """Copy arrays into the parameters, in place; all are checked before any is written.
+        """Copy arrays into the parameters and buffers, in place; all are checked first.
+
+        Values are cast to each target's dtype, as PyTorch's ``copy_``. Parameters and
+        floating buffers take floating-point arrays; integer buffers (``num_batches_tracked``)
+        take integer arrays.
+
+        Returns
+        -------
+        Module
+            ``self``.
 
         Raises
         ------
         KeyError
             For missing or unexpected keys (only when ``strict``).
         ValueError, TypeError
-            For a wrong shape, or an array that is not floating point.
+            For a wrong shape, or an array of the wrong kind (integer for a parameter).
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> m = Conv1d(1, 1, 2).load_state_dict({"weight": np.ones((1, 1, 2)), "bias": np.zeros(1)})
+        >>> m.weight.tolist()
+        [[[1.0, 1.0]]]
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict must be a mapping, got {type(state_dict).__name__}")
-        params = dict(self.named_parameters())
+        targets = {key: (value, is_param) for key, value, is_param in self._state_items()}
         if strict:
-            missing = sorted(set(params) - set(state_dict))
-            unexpected = sorted(set(state_dict) - set(params))
+            missing = [k for k in targets if k not in state_dict]
+            unexpected = sorted(set(state_dict) - set(targets))
             if missing or unexpected:
                 raise KeyError(
                     f"load_state_dict: missing keys {missing}, unexpected keys {unexpected} "
-                    f"(expected exactly {sorted(params)})"
+                    f"(expected exactly {list(targets)})"
                 )
         staged = []
-        for name, p in params.items():
+        for name, (target, is_param) in targets.items():
             if name not in state_dict:
                 continue
             value = np.asarray(state_dict[name])
             # ml_dtypes' bfloat16 is a floating type NumPy files under kind "V".
-            if value.dtype.kind != "f" and value.dtype.name != "bfloat16":
+            is_float = value.dtype.kind == "f" or value.dtype.name == "bfloat16"
+            if is_param or target.dtype.kind == "f":
+                if not is_float:
+                    raise TypeError(
+                        f"load_state_dict: {name!r} must be a floating-point array, "
+                        f"got dtype {value.dtype}"
+                    )
+            elif value.dtype.kind not in "iub":
                 raise TypeError(
-                    f"load_state_dict: {name!r} must be a floating-point array, "
-                    f"got dtype {value.dtype}"
+                    f"load_state_dict: {name!r} must be an integer array (the buffer's dtype is "
+                    f"{target.dtype}), got dtype {value.dtype}"
                 )
-            if value.shape != p.shape:
+            if value.shape != target.shape:
                 raise ValueError(
-                    f"load_state_dict: {name!r} must have shape {p.shape}, got {value.shape}"
+                    f"load_state_dict: {name!r} must have shape {target.shape}, got {value.shape}"
                 )
-            staged.append((p, value))
-        for p, value in staged:
-            p[...] = value
+            staged.append((target, value))
+        for target, value in staged:
+            target[...] = value
         return self
 
     def extra_repr(self) -> str:
@@ -165,8 +497,143 @@ class Module:
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
-class Sequential(Module):
+class _Container(Module):
+    """Modules held under the names ``"0"``, ``"1"``, ...: indexing, slicing, editing."""
+
+    def __init__(self, *modules: Module) -> None:
+        self._renumber(self._checked(modules))
+
+    def _checked(self, modules: Iterable[Any]) -> list[Module]:
+        if isinstance(modules, Module):  # a Module is not a list of modules
+            raise TypeError(f"{type(self).__name__} takes an iterable of Modules, got a single "
+                            f"{type(modules).__name__}")
+        out = list(modules)
+        for i, m in enumerate(out):
+            if not isinstance(m, Module):
+                raise TypeError(
+                    f"{type(self).__name__} takes Modules, got {type(m).__name__} at position {i}"
+                )
+        return out
+
+    def _renumber(self, modules: list[Module]) -> None:
+        for name in [n for n, _ in self.named_children() if n.isdigit()]:
+            del self.__dict__[name]
+        for i, m in enumerate(modules):
+            setattr(self, str(i), m)
+
+    def _new(self, modules: list[Module]) -> Any:
+        """A container of this type holding ``modules`` (a slice's result)."""
+        return type(self)(*modules)
+
+    def _index(self, i: Any) -> int:
+        if not isinstance(i, (int, np.integer)) or isinstance(i, bool):
+            raise TypeError(
+                f"{type(self).__name__} indices must be integers or slices, got {type(i).__name__}"
+            )
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"index {i} is out of range for {type(self).__name__} of length {n}")
+        return int(i) % n
+
+    def __len__(self) -> int:
+        return sum(1 for name, _ in self.named_children() if name.isdigit())
+
+    def __iter__(self) -> Iterator[Module]:
+        return (m for name, m in self.named_children() if name.isdigit())
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return self._new(list(self)[i])
+        return getattr(self, str(self._index(i)))
+
+    def __setitem__(self, i: int, module: Module) -> None:
+        (module,) = self._checked([module])
+        setattr(self, str(self._index(i)), module)
+
+    def __delitem__(self, i: int | slice) -> None:
+        items = list(self)
+        if isinstance(i, slice):
+            del items[i]
+        else:
+            del items[self._index(i)]
+        self._renumber(items)
+
+    def append(self, module: Module) -> Any:
+        """Add ``module`` at the end; returns ``self``."""
+        (module,) = self._checked([module])
+        setattr(self, str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Any:
+        """Add ``modules`` at the end; returns ``self``."""
+        self._renumber(list(self) + self._checked(modules))
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index`` (as ``list.insert``)."""
+        items = list(self)
+        items.insert(index, *self._checked([module]))
+        self._renumber(items)
+
+
+class ModuleList(_Container):
+    """A list of modules whose parameters, buffers and ``repr`` the parent sees.
+
+    Like ``torch.nn.ModuleList``: index it, slice it (a ``ModuleList``), iterate, ``append``,
+    ``extend``, ``insert``; state-dict keys are ``blocks.0.weight``. It has no ``forward``:
+    the parent's ``forward`` decides how its modules are combined.
+
+    Parameters
+    ----------
+    modules : iterable of Module, optional
+
+    Examples
+    --------
+    >>> from conv1d import Conv1d
+    >>> class Net(Module):
+    ...     def __init__(self):
+    ...         self.blocks = ModuleList([Conv1d(2, 2, 3, padding=1) for _ in range(3)])
+    ...     def forward(self, x):
+    ...         for block in self.blocks:
+    ...             x = x + block(x)
+    ...         return x
+    >>> net = Net()
+    >>> list(net.state_dict())[:3], len(net.blocks), net(np.zeros((1, 2, 8))).shape
+    (['blocks.0.weight', 'blocks.0.bias', 'blocks.1.weight'], 3, (1, 2, 8))
+    """
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        self._renumber(self._checked(modules))
+
+    def _new(self, modules: list[Module]) -> ModuleList:
+        return ModuleList(modules)
+
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
+        return self.extend(modules)
+
+    def __repr__(self) -> str:
+        # torch.nn.ModuleList's repr: runs of equal reprs are shown once, as "(0-2): 3 x ...".
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return "ModuleList()"
+        runs: list[list[Any]] = []
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = []
+        for start, end, r in runs:
+            line = f"({start}): {r}" if start == end else f"({start}-{end}): {end - start + 1} x {r}"
+            lines.append("  " + line.replace("\n", "\n  "))
+        return "ModuleList(\n" + "\n".join(lines) + "\n)"
+
+
+class Sequential(_Container):
     """Modules applied in order; ``backward`` runs them in reverse.
+
+    Indexing, negative indices, ``len``, iteration and ``append``/``insert``/``extend`` as
+    ``torch.nn.Sequential``; a slice is a ``Sequential`` of the same modules (not copies).
 
     Examples
     --------
@@ -176,22 +643,14 @@ class Sequential(Module):
     ['0.weight', '0.bias', '2.weight', '2.bias']
     >>> net(np.zeros((5, 1, 20))).shape
     (5, 2, 16)
+    >>> net[:2]
+    Sequential(
+      (0): Conv1d(1, 4, kernel_size=(3,), stride=(1,))
+      (1): ReLU()
+    )
+    >>> net[-1] is net[2], len(net)
+    (True, 3)
     """
-
-    def __init__(self, *modules: Module) -> None:
-        for i, m in enumerate(modules):
-            if not isinstance(m, Module):
-                raise TypeError(f"Sequential takes Modules, got {type(m).__name__} at position {i}")
-            setattr(self, str(i), m)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self.named_children())
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self)[i]
-
-    def __iter__(self) -> Iterator[Module]:
-        return (m for _, m in self.named_children())
 
     def forward(self, x: Any) -> Any:
         for m in self:
@@ -204,7 +663,15 @@ class Sequential(Module):
         return grad_output
 
     def stream(self) -> Any:
-        """Stream the whole stack: a :class:`conv1d.stream.SequentialStream`."""
+        """Stream the whole stack: a :class:`conv1d.stream.SequentialStream`.
+
+        A subclass with a ``forward`` of its own streams as a user module
+        (:class:`conv1d.graph_stream.ModuleStream`).
+        """
+        if type(self).forward is not Sequential.forward:
+            from .graph_stream import ModuleStream
+
+            return ModuleStream(self)
         from .stream import SequentialStream
 
         return SequentialStream.of(list(self))

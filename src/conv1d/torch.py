@@ -27,7 +27,7 @@ import torch
 from . import functional as F
 from .algorithms import ALGORITHMS
 
-__all__ = ["Conv1d", "bench_torch_layer", "conv1d", "convert"]
+__all__ = ["Conv1d", "ConvTranspose1d", "bench_torch_layer", "conv1d", "conv_transpose1d", "convert"]
 
 #: The tensor dtypes the layer takes; each crosses to NumPy without a copy (bfloat16 as its
 #: bits, viewed as ml_dtypes' bfloat16). float16/bfloat16 are computed in float32.
@@ -230,6 +230,8 @@ class Conv1d(torch.nn.Conv1d):
 def convert(model: torch.nn.Module, *, algorithm: str = "auto") -> torch.nn.Module:
     """Replace every ``torch.nn.Conv1d`` in ``model`` (recursively) by :class:`Conv1d`, in place.
 
+    ``torch.nn.ConvTranspose1d`` layers are replaced by :class:`ConvTranspose1d` the same way.
+
     Each replacement takes over the replaced layer's whole state: the same ``Parameter``
     objects (an optimizer built on ``model.parameters()`` keeps working, tied weights stay
     tied), buffers, hooks and train/eval mode. A layer held in several places is replaced by
@@ -268,12 +270,13 @@ def convert(model: torch.nn.Module, *, algorithm: str = "auto") -> torch.nn.Modu
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _check_algorithm(algorithm)
-    layers = [m for m in model.modules() if type(m) is torch.nn.Conv1d]
+    layers = [m for m in model.modules() if type(m) in _REPLACEMENTS]
     for m in layers:
         for name, p in m.named_parameters(recurse=False):
             if p.device.type != "cpu":
+                kind = type(m).__name__
                 raise ValueError(
-                    f"convert: conv1d.torch.Conv1d runs on the CPU only, got a Conv1d with "
+                    f"convert: conv1d.torch.{kind} runs on the CPU only, got a {kind} with "
                     f"{name} on {p.device}"
                 )
     new = {id(m): _swap(m, algorithm) for m in layers}
@@ -286,9 +289,10 @@ def convert(model: torch.nn.Module, *, algorithm: str = "auto") -> torch.nn.Modu
     return model
 
 
-def _swap(layer: torch.nn.Conv1d, algorithm: str) -> Conv1d:
-    """A :class:`Conv1d` with ``layer``'s state (its attribute dicts copied, their values shared)."""
-    new = Conv1d.__new__(Conv1d)
+def _swap(layer: torch.nn.Module, algorithm: str) -> torch.nn.Module:
+    """Its replacement, with ``layer``'s state (its attribute dicts copied, their values shared)."""
+    cls = _REPLACEMENTS[type(layer)]
+    new = cls.__new__(cls)
     new.__dict__.update({k: copy.copy(v) if isinstance(v, dict) else v for k, v in vars(layer).items()})
     new.algorithm = algorithm
     return new
@@ -392,3 +396,130 @@ def bench_torch_layer(context: Any = None, *, steps: int | None = None, batch: i
         f"of the fastest steps: {theirs.minimum / ours.minimum:.2f}). "
         f"Largest difference between the two runs' losses: {drift:.2g}.",
     ]
+
+
+# ----------------------------------------------------------------------------------------------
+# ConvTranspose1d
+
+
+class _ConvTranspose1dFunction(torch.autograd.Function):
+    """Forward :func:`conv1d.functional.conv_transpose1d`, backward its ``_backward``."""
+
+    @staticmethod
+    def forward(ctx, input, weight, bias, stride, padding, output_padding, groups, dilation,
+                algorithm):
+        conf = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                    dilation=dilation, algorithm=algorithm)
+        y = F.conv_transpose1d(_to_numpy(input), _to_numpy(weight), _to_numpy(bias), **conf)
+        ctx.save_for_backward(input, weight, bias)
+        ctx.conf = conf
+        return _to_tensor(y)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output):
+        input, weight, bias = ctx.saved_tensors
+        need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
+        gx = gw = gb = None
+        if need_input or need_weight:
+            grads = F.conv_transpose1d_backward(_to_numpy(grad_output), _to_numpy(input),
+                                                _to_numpy(weight), _to_numpy(bias), **ctx.conf)
+            gx = _to_tensor(grads.input) if need_input else None
+            gw = _to_tensor(grads.weight) if need_weight else None
+            gb = _to_tensor(grads.bias) if need_bias else None
+        elif need_bias:
+            gb = grad_output.sum(dim=(0, 2) if grad_output.dim() == 3 else 1)
+        return gx, gw, gb, None, None, None, None, None, None
+
+
+def conv_transpose1d(
+    input: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    stride: int | tuple[int] = 1,
+    padding: int | tuple[int] | tuple[int, int] = 0,
+    output_padding: int | tuple[int] = 0,
+    groups: int = 1,
+    dilation: int | tuple[int] = 1,
+    *,
+    algorithm: str = "auto",
+) -> torch.Tensor:
+    """``torch.nn.functional.conv_transpose1d`` computed by ``conv1d``, differentiable.
+
+    Takes :func:`conv1d.functional.conv_transpose1d`'s arguments as CPU tensors of one dtype
+    (float32, float64, float16 or bfloat16).
+
+    Examples
+    --------
+    >>> x = torch.randn(2, 4, 10, dtype=torch.float64, requires_grad=True)
+    >>> w = torch.randn(4, 3, 5, dtype=torch.float64, requires_grad=True)
+    >>> y = conv_transpose1d(x, w, stride=2, padding=1, output_padding=1)
+    >>> y.sum().backward()
+    >>> y.shape, x.grad.shape, w.grad.shape
+    (torch.Size([2, 3, 22]), torch.Size([2, 4, 10]), torch.Size([4, 3, 5]))
+    """
+    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
+        if t is not None:
+            _check_tensor(name, t)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input.dtype:
+            raise TypeError(
+                f"input and {name} must have the same dtype (as torch.nn.ConvTranspose1d "
+                f"requires), got input {input.dtype} and {name} {t.dtype}"
+            )
+    return _ConvTranspose1dFunction.apply(input, weight, bias, stride, padding, output_padding,
+                                          groups, dilation, algorithm)
+
+
+class ConvTranspose1d(torch.nn.ConvTranspose1d):
+    """``torch.nn.ConvTranspose1d`` whose forward and backward run ``conv1d``'s algorithms.
+
+    Same constructor, attributes, initialisation, state dict and ``forward(input,
+    output_size=None)`` as ``torch.nn.ConvTranspose1d`` (a subclass overriding ``forward``),
+    plus the keyword-only ``algorithm``. CPU tensors only.
+
+    Examples
+    --------
+    >>> m = ConvTranspose1d(8, 4, 16, stride=8, padding=4)
+    >>> x = torch.randn(2, 8, 25, requires_grad=True)
+    >>> y = m(x)
+    >>> y.sum().backward()
+    >>> y.shape, m.weight.grad.shape, m(x, output_size=[205]).shape
+    (torch.Size([2, 4, 200]), torch.Size([8, 4, 16]), torch.Size([2, 4, 205]))
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int],
+        stride: int | tuple[int] = 1,
+        padding: int | tuple[int] = 0,
+        output_padding: int | tuple[int] = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: int | tuple[int] = 1,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        algorithm: str = "auto",
+    ) -> None:
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, output_padding,
+                         groups, bias, dilation, padding_mode, device=device, dtype=dtype)
+        self.algorithm = _check_algorithm(algorithm)
+
+    def forward(self, input: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
+        output_padding = self._output_padding(input, output_size, self.stride, self.padding,
+                                              self.kernel_size, 1, self.dilation)
+        return conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                output_padding, self.groups, self.dilation,
+                                algorithm=self.algorithm)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.algorithm == "auto" else f"{s}, algorithm={self.algorithm!r}"
+
+
+#: What :func:`convert` replaces, by exact type.
+_REPLACEMENTS: dict[type, type] = {torch.nn.Conv1d: Conv1d, torch.nn.ConvTranspose1d: ConvTranspose1d}

@@ -87,7 +87,7 @@ def forward_with_bias(algo: Algorithm, x: np.ndarray, w: np.ndarray, bias: np.nd
 FALLBACK = "reference"
 
 #: Seconds per FLOP of the reference algorithm's ``np.einsum`` per tap: 1.5-11 GFLOP/s
-#: measured on suite shapes (float32, /work/scratch_h3a/calib.py); only autotune's shortlist
+#: measured on suite shapes (float32; re-measure: python benchmarks/calibrate.py); only autotune's shortlist
 #: reads it, since :func:`choose` never picks the reference when anything else applies.
 REFERENCE_S_PER_FLOP = 1 / 4e9
 #: Python overhead of one reference call per tap (one einsum set-up): ~3 us measured.
@@ -144,12 +144,16 @@ def choose(problem: Problem) -> str:
     return min(costs, key=costs.__getitem__)
 
 
-def _pick(kind: str, problem: Problem, run: Callable[[str], np.ndarray]) -> np.ndarray:
-    """Run ``kind`` with the chosen algorithm: :func:`choose`'s, or autotune's when enabled."""
-    from ..autotune import is_enabled, run_tuned  # the module (conv1d.autotune is its function)
+#: Benchmark mode's runner, ``tuner(kind, problem, run)``: set by :func:`conv1d.autotune` while
+#: it is on (``None``: off). A slot that conv1d.autotune fills, not an import of it, because
+#: conv1d.autotune builds on this package (it reads :func:`candidates`); imports stay a tree.
+tuner: Callable[[str, Problem, Callable[[str], np.ndarray]], np.ndarray] | None = None
 
-    if is_enabled():
-        return run_tuned(kind, problem, run)
+
+def _pick(kind: str, problem: Problem, run: Callable[[str], np.ndarray]) -> np.ndarray:
+    """Run ``kind`` with the chosen algorithm: :func:`choose`'s, or the :data:`tuner`'s if set."""
+    if tuner is not None:
+        return tuner(kind, problem, run)
     return run(choose(problem))
 
 

@@ -29,7 +29,7 @@ from . import Algorithm, Problem
 __all__ = ["ALGORITHM", "cost", "forward", "grad_input", "grad_weight"]
 
 #: Target bytes of one chunk's accumulator. Measured on depthwise_k4 forward (float32, one
-#: thread, /work/scratch_h3a/dw.py): 64 KiB-1 MiB chunks all take ~23 ms against ~64 ms for
+#: thread, timed at 64 KiB-16 MiB chunks): 64 KiB-1 MiB chunks all take ~23 ms against ~64 ms for
 #: whole-array passes; 256 KiB keeps accumulator + one temporary well inside the 2 MiB L2.
 CHUNK_BYTES = 256 << 10
 #: Below this many multiply-adds a call runs on one thread: handing chunks to the pool costs
@@ -175,7 +175,8 @@ def grad_weight(
 
 
 # ----------------------------------------------------------------------- cost model
-# Measured on the 2-core dev machine, float32 (/work/scratch_h3a/dw.py, calib.py).
+# Measured on the 2-core dev machine, float32; re-measure each one on another machine with:
+# python benchmarks/calibrate.py
 
 #: Main-memory bytes per second for one read of the input and one write of a fresh output
 #: (filling a new 67 MB array: 6.6 ms; the same value as the GEMM algorithm's).

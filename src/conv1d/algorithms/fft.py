@@ -30,17 +30,18 @@ How it works
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
+from typing import Any
 
 import numpy as np
-import scipy.fft as sfft
 from numpy.lib.stride_tricks import as_strided
 
 from .. import threads
 from . import Algorithm, Problem, reference
 
-__all__ = ["ALGORITHM", "cost", "forward", "grad_input", "grad_weight", "plan"]
+__all__ = ["ALGORITHM", "cost", "forward", "grad_input", "grad_weight", "next_fast_len", "plan"]
 
 #: Target size in bytes of one chunk's real-valued block buffer. Measured: float32 long_dense /
 #: long_depthwise forward times are flat from 2 to 16 MiB and the chunk's working set (real
@@ -73,6 +74,32 @@ def _run(tasks, work, workers):
 # --------------------------------------------------------------------------- planning
 
 
+@functools.lru_cache(maxsize=1024)
+def next_fast_len(target: int) -> int:
+    """The smallest ``2**a * 3**b * 5**c >= target``: ``scipy.fft.next_fast_len(target, real=True)``.
+
+    Computed here so that planning and the cost model, which run for every ``"auto"`` choice,
+    never import SciPy (~170 ms); ``scipy.fft`` is imported when an FFT actually runs.
+
+    Examples
+    --------
+    >>> next_fast_len(1000), next_fast_len(1025), next_fast_len(7)
+    (1000, 1080, 8)
+    """
+    if target <= 1:
+        return max(target, 0)
+    best = 1 << (target - 1).bit_length()  # the next power of two
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            q = -(-target // p35)  # smallest multiplier, rounded up to a power of two below
+            best = min(best, p35 << (q - 1).bit_length())
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
 def plan(span_m: int, out_len: int) -> tuple[int, int]:
     """FFT length ``F`` and outputs per block ``B = F - span_m`` for a kernel ``span_m + 1`` long.
 
@@ -84,9 +111,9 @@ def plan(span_m: int, out_len: int) -> tuple[int, int]:
     >>> plan(1022, 16384)
     (8192, 7170)
     """
-    whole = sfft.next_fast_len(out_len + span_m, real=True)
+    whole = next_fast_len(out_len + span_m)
     best = (math.inf, whole)
-    f = sfft.next_fast_len(max(span_m + 1, min(MIN_FFT, whole)), real=True)
+    f = next_fast_len(max(span_m + 1, min(MIN_FFT, whole)))
     while True:
         f = min(f, whole)
         b = min(f - span_m, out_len)
@@ -94,7 +121,7 @@ def plan(span_m: int, out_len: int) -> tuple[int, int]:
         best = min(best, (per_output, f))
         if f >= whole or f >= MAX_FFT:
             break
-        f = sfft.next_fast_len(2 * f, real=True)
+        f = next_fast_len(2 * f)
     f = best[1]
     return f, f - span_m
 
@@ -204,6 +231,10 @@ def _correlate(a, h, groups, phases, out_len, start, out):
     Ca*P, M+1)``; ``out(n0, n1, b0, z)`` receives ``z: (n, groups*O, nb, B)``, the outputs
     ``seq[u] = sum_{c,m} h[o, c, m] * in_c[u + m]`` for the blocks ``b0 .. b0+nb``.
     """
+    import scipy.fft  # here, not at the top: `import conv1d` stays free of SciPy
+
+    sfft: Any = scipy.fft  # its uarray-dispatched functions type-check as returning tuples
+
     n, ca, _ = a.shape
     p = phases.count
     span_m = h.shape[-1] - 1
@@ -363,6 +394,10 @@ def grad_weight(
     >>> gw.shape, round(float(gw[0, 0, 0]), 6)
     ((4, 2, 5), 3.0)
     """
+    import scipy.fft  # here, not at the top: `import conv1d` stays free of SciPy
+
+    sfft: Any = scipy.fft  # its uarray-dispatched functions type-check as returning tuples
+
     n, c_out, lo = gy.shape
     _, c_in, length = x.shape
     cg, og = c_in // groups, c_out // groups
@@ -446,7 +481,8 @@ def _bad_blocks(gy, x, phases, lo, length):
 
 #: Seconds per (sample x log2 F) of a float32 real FFT, forward or inverse. Measured with
 #: scipy.fft.rfft/irfft on (64, F) float32 arrays, F = 1024 ... 16384, workers=1: 1.3-1.7 ns per
-#: sample, i.e. about 0.12 ns per sample per log2 F (/work/scratch_h3b/fftspeed.py).
+#: sample, i.e. about 0.12 ns per sample per log2 F. Every constant of this model is
+#: re-measured on the current machine by: python benchmarks/calibrate.py
 FFT_S_PER_SAMPLE_LOG = 0.13e-9
 #: Seconds per complex multiply-add of the channel mixing (np.matmul batched over frequencies,
 #: (2049, 8, 8) @ (2049, 8, 38) complex64: 1.07 ms for 5.0M multiply-adds), and of the elementwise
@@ -459,7 +495,7 @@ COPY_S_PER_SAMPLE = 0.5e-9
 #: Python and allocation overhead of one call (plan, kernel FFT, a chunk or two): ~150 us
 #: measured on a (1, 1, 64) signal with K=3.
 CALL_OVERHEAD_S = 150e-6
-#: float64 FFTs and products take about 1.8x the float32 time (fftspeed.py: 2.2 vs 1.5 ns/sample
+#: float64 FFTs and products take about 1.8x the float32 time (2.2 vs 1.5 ns/sample
 #: at 4096, 3.5 vs 1.7 at 16384).
 FLOAT64_FACTOR = 1.8
 

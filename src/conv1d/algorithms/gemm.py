@@ -32,7 +32,7 @@ from . import Algorithm, Problem
 __all__ = ["ALGORITHM", "cost", "forward", "grad_input", "grad_weight"]
 
 #: Target size in bytes of one chunk's column buffer. Measured on reflect_pad and
-#: wavenet_dilated forward (float32, 2 threads, /work/scratch_h3a/prof1.py): 1 MiB chunks lose
+#: wavenet_dilated forward (float32, 2 threads, timed at 1-16 MiB chunks): 1 MiB chunks lose
 #: ~10% to per-call overhead, 2-16 MiB are within noise, and a whole 8192-column sample of
 #: reflect_pad (15 MiB) already spills the 2 MiB L2 between the copy and the product.
 CHUNK_BYTES = 4 << 20
@@ -185,10 +185,11 @@ def grad_weight(
 
 
 # ----------------------------------------------------------------------- cost model
-# All measured on the 2-core dev machine, float32, 2 BLAS threads (/work/scratch_h3a/).
+# All measured on the 2-core dev machine, float32, 2 BLAS threads; re-measure each one on
+# another machine with: python benchmarks/calibrate.py
 
 #: Peak float32 rate of np.matmul on conv-shaped products with many rows: 178-195 GFLOP/s for
-#: (128 x 896) @ (896 x 1000) and (512 x 256) @ (512 x 2048) (gemmrates.py; square 2048: 205).
+#: (128 x 896) @ (896 x 1000) and (512 x 256) @ (512 x 2048) (square 2048: 205).
 GEMM_FLOPS = 180e9
 #: OpenBLAS loses efficiency when the weight has few rows (C_out/g): measured 58-70 GFLOP/s at
 #: 8 rows, 109-132 at 16, 130-139 at 32, 140-155 at 64, 178-189 at 128. The rate is modelled
@@ -197,7 +198,7 @@ GEMM_HALF_ROWS = 12
 #: Main-memory bytes per second for reading the input and writing a fresh output (first touch
 #: included): filling a new 67 MB array takes 6.6 ms, a 64 MiB copy 5.6 ms (read + write).
 BANDWIDTH = 12e9
-#: The im2col copy runs in cache: reflect_pad's 117 MB of columns take 3.2-4.5 ms (prof1.py).
+#: The im2col copy runs in cache: reflect_pad's 117 MB of columns take 3.2-4.5 ms.
 IM2COL_BANDWIDTH = 30e9
 #: Cost of one sgemm call inside a batched np.matmul: depthwise_k4 through this algorithm is
 #: 36,864 tiny (1 x 4) @ (4 x 512) products and takes ~31 ms, ~20 ms of it memory traffic.

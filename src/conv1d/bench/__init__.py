@@ -1,23 +1,27 @@
-"""``conv1d bench``: time ``conv1d`` against PyTorch's CPU conv1d and write ``BENCHMARKS.md``.
+"""``conv1d bench``: time ``conv1d`` against PyTorch and ONNX Runtime, write ``BENCHMARKS.md``.
 
 Each case of :data:`SUITE` runs forward and forward+backward, ``conv1d`` and
-``torch.nn.functional.conv1d`` interleaved in one process, float32, with the same thread
-count. Reported per row: median and minimum wall time of each library, GFLOP/s, the ratio
-``torch median / conv1d median`` (above 1: ``conv1d`` is faster), the algorithm
-``conv1d.algorithms.choose`` picks, and the percentage of the roofline
-(:mod:`conv1d.bench.roofline`) that ``conv1d``'s median reaches.
+``torch.nn.functional.conv1d`` in one process, float32, with the same thread count; ONNX
+Runtime (when ``onnx`` and ``onnxruntime`` are installed: ``pip install conv1d[bench]``) is
+a second rival for the forward pass (:mod:`~conv1d.bench.ort`). Each library's repetitions
+run in blocks after an idle gap (:func:`~conv1d.bench.suite.time_interleaved`). Reported
+per row: median and minimum wall time of each library, GFLOP/s, the ratio of each rival's
+median to ``conv1d``'s and of the faster rival's, the headline (above 1: ``conv1d`` is
+faster), the algorithm ``conv1d.algorithms.choose`` picks, and the percentages of the
+machine's float32 FMA peak and of the roofline (:mod:`conv1d.bench.roofline`) that
+``conv1d``'s median reaches.
 
 The package: :mod:`~conv1d.bench.suite` (the cases and how they are timed),
-:mod:`~conv1d.bench.roofline` (the machine's measured limits, hardware and versions),
-:mod:`~conv1d.bench.report` (the table, ``BENCHMARKS.md`` and the chart), and this module
-(the command line and the extra sections).
+:mod:`~conv1d.bench.ort` (the ONNX Runtime rival), :mod:`~conv1d.bench.roofline` (the
+machine's measured limits, hardware and versions), :mod:`~conv1d.bench.report` (the table,
+``BENCHMARKS.md`` and the chart), and this module (the command line and the extra sections).
 
 Usage::
 
     conv1d bench                      # the whole suite, BENCHMARKS.md + BENCHMARKS.png
     conv1d bench --quick              # 3 small cases, 3 repetitions (well under a minute)
     conv1d bench --case pointwise --case depthwise_k4 --repeat 9 --threads 2
-    conv1d bench --no-torch --output /tmp/b.md --chart /tmp/b.png
+    conv1d bench --no-torch --no-onnx --output /tmp/b.md --chart /tmp/b.png
 
 Extra sections
 --------------
@@ -44,17 +48,20 @@ from datetime import datetime, timezone
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
-from . import roofline
+from . import ort, roofline
 from .report import COLUMNS, markdown_table, write_chart, write_report
 from .suite import (
+    BLOCK,
     CASES,
+    IDLE_GAP,
     PROG,
     QUICK,
     QUICK_REPEAT,
     REPEAT,
     SUITE,
+    WAKE_LIMIT,
     Case,
     Timing,
     run_suite,
@@ -70,6 +77,8 @@ SECTIONS: dict[str, str] = {
     "latency": "conv1d.bench.latency:bench_latency",
     "torch-layer": "conv1d.torch:bench_torch_layer",
     "algorithms": "conv1d.bench.choice:bench_algorithms",
+    "transpose": "conv1d.bench.transpose:bench_transpose",
+    "models": "conv1d.bench.models:bench_models",
 }
 
 
@@ -83,6 +92,7 @@ class Context:
     torch: ModuleType | None
     roofline: roofline.Roofline
     cases: list[Case] | None = None  # the suite cases this run selected
+    ort_threads: int | None = None  # ONNX Runtime's threads; None: ORT is not timed
 
     def time(self, fns: dict[str, Callable[[], Any]], **kwargs: Any) -> dict[str, Timing]:
         """:func:`time_interleaved` with this run's repetitions."""
@@ -94,7 +104,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own prints the usage first
+    def error(self, message: str) -> NoReturn:  # argparse's own prints the usage first
         raise UsageError(message)
 
 
@@ -109,7 +119,8 @@ def _positive(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = _Parser(prog=PROG, description="Benchmark conv1d against PyTorch's CPU conv1d.")
+    parser = _Parser(prog=PROG, description="Benchmark conv1d against PyTorch's CPU conv1d "
+                                            "and ONNX Runtime's.")
     parser.add_argument("--quick", action="store_true",
                         help=f"cases {', '.join(QUICK)} (unless --case) and {QUICK_REPEAT} "
                              "repetitions (unless --repeat)")
@@ -118,8 +129,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--repeat", type=_positive, metavar="N",
                         help=f"timed repetitions per library and pass (default {REPEAT})")
     parser.add_argument("--threads", type=_positive, metavar="N",
-                        help="threads for both libraries (default: the usable cores)")
-    parser.add_argument("--no-torch", action="store_true", help="time conv1d alone")
+                        help="threads for every library (default: the usable cores)")
+    parser.add_argument("--no-torch", action="store_true", help="do not time PyTorch")
+    parser.add_argument("--no-onnx", action="store_true",
+                        help="do not time ONNX Runtime (timed when onnx and onnxruntime are "
+                             "installed: the bench extra)")
     parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"), metavar="PATH",
                         help="the markdown report (default ./BENCHMARKS.md)")
     parser.add_argument("--chart", type=Path, metavar="PATH",
@@ -177,7 +191,7 @@ def _set_threads(n: int, torch: ModuleType | None, stack: ExitStack) -> None:
     import conv1d
 
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
     except ImportError:
         pass
     else:  # every BLAS and OpenMP runtime loaded, torch's included
@@ -217,14 +231,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     no_torch = None
     if torch is None:
         no_torch = "--no-torch given" if args.no_torch else "PyTorch is not installed"
-        print(f"{PROG}: {no_torch}: timing conv1d alone (no ratios)", file=sys.stderr)
+        print(f"{PROG}: {no_torch}: no torch columns", file=sys.stderr)
+    no_ort = "--no-onnx given" if args.no_onnx else ort.unavailable()
+    if no_ort is not None:
+        if not args.no_onnx:
+            no_ort += " (pip install onnxruntime onnx, or the bench extra)"
+        print(f"{PROG}: {no_ort}: no ONNX Runtime columns", file=sys.stderr)
+    ort_threads = None if no_ort else args.threads
     hardware = roofline.machine()  # before the run: its load average is other work's
     with ExitStack() as stack:
         _set_threads(args.threads, torch, stack)
         print(f"{PROG}: measuring the roofline ({args.threads} threads)...", file=sys.stderr)
         machine = roofline.measure(args.threads)
-        results, failures = run_suite(args.cases, args.repeat, torch, machine)
-        context = Context(args.threads, args.repeat, args.quick, torch, machine, args.cases)
+        fma = (f"{machine.fma_flops / 1e9:.0f} GFLOP/s ({machine.fma_note})"
+               if machine.fma_flops else machine.fma_note)
+        print(f"{PROG}: float32 GEMM {machine.gemm_flops / 1e9:.0f} GFLOP/s, bandwidth "
+              f"{machine.bandwidth / 1e9:.1f} GB/s, FMA peak {fma}", file=sys.stderr)
+        results, failures = run_suite(args.cases, args.repeat, torch, machine, ort_threads)
+        context = Context(args.threads, args.repeat, args.quick, torch, machine, args.cases,
+                          ort_threads)
         print(markdown_table(COLUMNS, [r.row() for r in results]))
         extra: list[str] = []
         for flag, section in sections.items():
@@ -239,13 +264,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": shlex.join(["conv1d", "bench", *argv]),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "threads": args.threads, "repeat": args.repeat,
-        "torch_note": no_torch,
+        "torch_note": no_torch, "ort_note": no_ort, "gap": IDLE_GAP, "block": BLOCK,
+        "wake_limit": WAKE_LIMIT,
     }
     try:
         chart_note = write_chart(results, args.chart)
         summary = write_report(
             args.output, results, failures, extra, machine=machine,
-            hardware=hardware, versions=roofline.versions(torch is not None),
+            hardware=hardware, versions=roofline.versions(torch is not None, no_ort is None),
             info=info, chart=args.chart, chart_note=chart_note,
         )
     except OSError as exc:

@@ -6,6 +6,11 @@ the machine's memory bandwidth (Williams, Waterman & Patterson, "Roofline", CACM
 Both rates are measured here, in the benchmark's own process and thread setting, rather
 than taken from a data sheet: the point is how close ``conv1d`` gets to what NumPy's BLAS
 and this memory system actually deliver.
+
+The float32 FMA peak is the arithmetic ceiling above that: independent chains of vector
+fused multiply-adds held in registers (``fma_loop`` of ``conv1d``'s native extension, the
+widest instruction set the CPU has), one chain set per thread, no memory traffic at all.
+No GEMM reaches it; it says how much of the silicon a kernel uses.
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ import numpy as np
 GEMM_ORDER = 2048
 # 128 MiB per array: far beyond any last-level cache, so copies run from main memory.
 STREAM_BYTES = 128 << 20
+# The FMA microbenchmark: each thread's call lasts about this long (seconds).
+FMA_SECONDS = 0.05
+# Native extension modules with fma_loop, widest first, and the CPU features each needs (as
+# conv1d.algorithms.native's levels); conv1d._native_base runs on any CPU.
+FMA_MODULES = (("conv1d._native_avx512", ("avx512f", "fma")),
+               ("conv1d._native_avx2", ("avx2", "fma")),
+               ("conv1d._native_base", ()))
 # Each rate is the best of at least this many runs, and of as many more as fit the time
 # budget (seconds, per rate).
 MIN_RUNS = 3
@@ -39,6 +51,9 @@ TIME_BUDGET = 1.0
 @dataclass(frozen=True)
 class Roofline:
     """Measured float32 GEMM rate (FLOP/s) and memory bandwidth (bytes/s).
+
+    ``fma_flops``: the float32 FMA peak (FLOP/s), ``None`` where it could not be measured,
+    and ``fma_note`` how it was measured or why not.
 
     Examples
     --------
@@ -51,6 +66,8 @@ class Roofline:
 
     gemm_flops: float
     bandwidth: float
+    fma_flops: float | None = None
+    fma_note: str = "not measured"
 
     def time(self, flops: float, nbytes: float) -> float:
         """The roofline's lower bound on the run time, in seconds."""
@@ -104,9 +121,73 @@ def measure_bandwidth(threads: int, nbytes: int = STREAM_BYTES) -> float:
     return max(2 * n * 4 / copy, 3 * n * 4 / add)
 
 
+def fma_kernel() -> tuple[Callable[[int], float], str] | None:
+    """``fma_loop`` of the widest native extension this CPU runs, and its module's name.
+
+    ``None`` when no native extension is built. The peak is the machine's, so this ignores
+    ``CONV1D_NATIVE`` and ``CONV1D_SIMD`` (which choose what the algorithms run).
+
+    Examples
+    --------
+    >>> found = fma_kernel()
+    >>> found is None or found[1].startswith("conv1d._native")
+    True
+    """
+    try:  # its cpu_supports() asks the CPU itself (GCC/Clang's __builtin_cpu_supports)
+        supports = getattr(import_module("conv1d._native_base"), "cpu_supports", None)
+    except ImportError:
+        return None
+    for name, needs in FMA_MODULES:
+        if needs and (supports is None or not all(supports(flag) for flag in needs)):
+            continue
+        try:
+            return import_module(name).fma_loop, name
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
+def measure_fma(threads: int) -> tuple[float | None, str]:
+    """The float32 FMA peak in FLOP/s on ``threads`` threads at once, and how it was found.
+
+    Each of ``threads`` threads calls ``fma_loop(iterations)`` once, all at the same time
+    (the GIL is released while it runs); the peak is the sum of the FLOPs they return over
+    the wall time until the last one ends, in the fastest of several runs. ``(None, why)``
+    when the native extension is not built.
+    """
+    found = fma_kernel()
+    if found is None:
+        return None, "n/a: conv1d's native extension (fma_loop) is not built"
+    fma_loop, module = found
+    # Size the calls: FMA_SECONDS each, from a short one's rate.
+    iterations = 1 << 16
+    while True:
+        t0 = time.perf_counter()
+        fma_loop(iterations)
+        elapsed = time.perf_counter() - t0
+        if elapsed >= FMA_SECONDS / 10:
+            break
+        iterations *= 4
+    iterations = max(1, int(iterations * FMA_SECONDS / elapsed))
+    with ThreadPoolExecutor(threads) as pool:
+        flops = 0.0
+
+        def run() -> None:
+            nonlocal flops
+            flops = sum(pool.map(fma_loop, [iterations] * threads))
+
+        best = _best_time(run, budget=TIME_BUDGET)
+    return flops / best, (f"{module.rpartition('.')[2]}.fma_loop, {threads} threads at once, "
+                          "best run")
+
+
 def measure(threads: int) -> Roofline:
-    """Measure both roofline rates under the current thread settings (a few seconds)."""
-    return Roofline(measure_gemm(), measure_bandwidth(threads))
+    """Measure the roofline rates and the FMA peak under the current thread settings.
+
+    A few seconds.
+    """
+    fma, note = measure_fma(threads)
+    return Roofline(measure_gemm(), measure_bandwidth(threads), fma, note)
 
 
 def _proc_field(path: str, key: str) -> str | None:
@@ -153,14 +234,17 @@ def _describe(lib: dict[str, Any]) -> str:
     return f"{name} ({', '.join(str(d) for d in details if d)})"
 
 
-def versions(with_torch: bool = True) -> dict[str, str]:
+def versions(with_torch: bool = True, with_ort: bool = False) -> dict[str, str]:
     """Versions of Python, the libraries timed, and every BLAS and OpenMP loaded."""
     out = {"python": sys.version.split()[0], "conv1d": _version("conv1d"),
            "numpy": _version("numpy"), "scipy": _version("scipy")}
     if with_torch:
         out["torch"] = _version("torch")
+    if with_ort:
+        out["onnxruntime"] = _version("onnxruntime")
+        out["onnx"] = _version("onnx")
     try:
-        from threadpoolctl import threadpool_info
+        from threadpoolctl import threadpool_info  # type: ignore[import-untyped]
     except ImportError:
         out["BLAS"] = "unknown (threadpoolctl not installed)"
         return out

@@ -1,4 +1,4 @@
-"""The benchmark suite of issue 3 and how one case is timed against PyTorch."""
+"""The benchmark suite of issue 3 and how one case is timed against PyTorch and ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -92,38 +92,72 @@ class Timing:
         return min(self.times)
 
 
-def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int = 1,
-                     check: Callable[[dict[str, Any]], None] | None = None,
-                     ) -> dict[str, Timing]:
-    """Time each of ``fns`` ``repeat`` times, interleaved, after ``warmup`` untimed calls.
+#: Seconds of idle time before each timed block. After a call, a library's worker threads
+#: spin, waiting for more work, before they sleep: OpenBLAS's (NumPy's BLAS) for about 0.1 s,
+#: and torch's OpenMP threads and ONNX Runtime's pool spin too. Spinning threads take the cores
+#: the next library timed needs: interleaved with no gap, OpenBLAS's spin slowed torch's next
+#: call from 39 to 64-75 ms (issue 8). Twice OpenBLAS's spin lets every pool fall asleep.
+IDLE_GAP = 0.2
+#: Timed calls per block. A block starts, after the gap, with one untimed call that wakes the
+#: library's own threads: the first call after a 0.2 s sleep is the slow one (torch's
+#: seed_example forward on the 2-core machine: 1.9-38 ms, then 0.05 ms per call).
+BLOCK = 4
+#: No waking call for a function whose first warm-up call took longer than this (seconds):
+#: waking its threads costs a few milliseconds at most, under 1% of such a call, and a second
+#: untimed call would add seconds per block (torch's long_depthwise forward+backward: 4 s).
+WAKE_LIMIT = 1.0
 
-    Repetitions alternate the order of the functions so that neither always runs on a
-    cache or clock state the other left. Garbage collection is off while timing (as in
-    :mod:`timeit`), and each result is freed after its clock stops. ``check`` receives the
-    first warm-up's results (e.g. to compare them).
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int = 1,
+                     check: Callable[[dict[str, Any]], None] | None = None, *,
+                     gap: float = IDLE_GAP, block: int = BLOCK) -> dict[str, Timing]:
+    """Time each of ``fns`` ``repeat`` times, in interleaved blocks, after ``warmup`` calls.
+
+    First each function runs ``warmup`` untimed calls in turn; ``check`` receives the
+    first round's results (e.g. to compare them). Then the timed calls run in blocks of up
+    to ``block`` calls of one function, back to back, each block after ``gap`` seconds of
+    sleep (:data:`IDLE_GAP`: the previous function's worker threads stop spinning) and one
+    untimed call (this function's threads wake up; none where a call takes longer than
+    :data:`WAKE_LIMIT`). Blocks take turns between the
+    functions, in reversed order every other round, so that neither always runs on a cache,
+    clock or machine-load state the other left. ``gap=0, block=1`` alternates single calls.
+    Garbage collection is off while timing (as in :mod:`timeit`), and each result is freed
+    after its clock stops.
 
     Examples
     --------
-    >>> t = time_interleaved({"a": lambda: sum(range(100)), "b": lambda: 0}, repeat=3)
+    >>> t = time_interleaved({"a": lambda: sum(range(100)), "b": lambda: 0}, repeat=3,
+    ...                      gap=0.01)
     >>> sorted(t), len(t["a"].times)
     (['a', 'b'], 3)
     """
+    first: dict[str, float] = {}  # each function's first warm-up call, seconds
     for i in range(warmup):
-        outputs = {name: fn() for name, fn in fns.items()}
+        outputs = {}
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            outputs[name] = fn()
+            first.setdefault(name, time.perf_counter() - t0)
         if i == 0 and check is not None:
             check(outputs)
         del outputs
     times: dict[str, list[float]] = {name: [] for name in fns}
     names = list(fns)
+    wake = {name: gap > 0 and first.get(name, 0.0) <= WAKE_LIMIT for name in names}
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for r in range(repeat):
+        for r in range(math.ceil(repeat / block)):
             for name in names if r % 2 == 0 else names[::-1]:
-                t0 = time.perf_counter()
-                out = fns[name]()
-                times[name].append(time.perf_counter() - t0)
-                del out
+                if gap > 0:
+                    time.sleep(gap)
+                if wake[name]:
+                    fns[name]()  # untimed: wakes this library's threads; freed at once
+                for _ in range(min(block, repeat - len(times[name]))):
+                    t0 = time.perf_counter()
+                    out = fns[name]()
+                    times[name].append(time.perf_counter() - t0)
+                    del out
     finally:
         if was_enabled:
             gc.enable()
@@ -139,8 +173,13 @@ def _problem(case: Case) -> Problem:
 
 
 def _closures(case: Case, arrays: dict[str, np.ndarray], backward: bool,
-              torch: ModuleType | None) -> dict[str, Callable[[], tuple]]:
-    """``conv1d`` and ``torch`` calls of one pass, each returning the same tuple of results."""
+              torch: ModuleType | None, ort_threads: int | None = None,
+              ) -> dict[str, Callable[[], tuple]]:
+    """The calls of one pass, each returning the same tuple of results.
+
+    ``conv1d`` always; ``torch`` unless ``torch`` is ``None``; ``ort`` (ONNX Runtime on
+    ``ort_threads`` threads) for the forward pass unless ``ort_threads`` is ``None``.
+    """
     x, w, b, gy = arrays["x"], arrays["w"], arrays["b"], arrays["gy"]
     kw = case.kwargs
 
@@ -149,6 +188,11 @@ def _closures(case: Case, arrays: dict[str, np.ndarray], backward: bool,
         return (y, *conv1d_backward(gy, x, w, b, **kw)) if backward else (y,)
 
     fns: dict[str, Callable[[], tuple]] = {"conv1d": ours}
+    if ort_threads is not None and not backward:
+        from . import ort
+
+        run = ort.session(ort.conv_model(x.shape, w, b, **kw), ort_threads)
+        fns["ort"] = lambda: (run(x),)
     if torch is None:
         return fns
     F = torch.nn.functional
@@ -180,26 +224,33 @@ def _closures(case: Case, arrays: dict[str, np.ndarray], backward: bool,
 
 
 def _check_same(case: Case, pass_: str) -> Callable[[dict[str, tuple]], None]:
-    """A gross-error check on the warm-up results: a benchmark of a wrong answer is void."""
+    """A gross-error check on the warm-up results: a benchmark of a wrong answer is void.
+
+    Every library's results are compared with torch's, or with conv1d's without torch.
+    """
     def check(outputs: dict[str, tuple]) -> None:
-        if "torch" not in outputs:
-            return
-        for ours, theirs in zip(outputs["conv1d"], outputs["torch"], strict=True):
-            ref = theirs.detach().numpy()
-            scale = max(float(np.abs(ref).max(initial=0.0)), 1.0)
-            err = float(np.abs(np.asarray(ours) - ref).max(initial=0.0))
-            if not err <= 1e-3 * scale:
-                raise RuntimeError(f"conv1d and torch disagree on {case.name} ({pass_}): "
-                                   f"max abs difference {err:.3g}, largest value {scale:.3g}")
+        ref_name = "torch" if "torch" in outputs else "conv1d"
+        for name, results in outputs.items():
+            if name == ref_name:
+                continue
+            for ours, theirs in zip(results, outputs[ref_name], strict=True):
+                ref = np.asarray(theirs.detach() if hasattr(theirs, "detach") else theirs)
+                scale = max(float(np.abs(ref).max(initial=0.0)), 1.0)
+                err = float(np.abs(np.asarray(ours) - ref).max(initial=0.0))
+                if not err <= 1e-3 * scale:
+                    raise RuntimeError(
+                        f"{name} and {ref_name} disagree on {case.name} ({pass_}): "
+                        f"max abs difference {err:.3g}, largest value {scale:.3g}")
     return check
 
 
 def run_case(case: Case, pass_: str, arrays: dict[str, np.ndarray], repeat: int,
-             torch: ModuleType | None, machine: roofline.Roofline) -> Result:
+             torch: ModuleType | None, machine: roofline.Roofline,
+             ort_threads: int | None = None) -> Result:
     """Time one case and pass; return its :class:`~conv1d.bench.report.Result`."""
     backward = pass_ != "forward"
     problem = _problem(case)
-    fns = _closures(case, arrays, backward, torch)
+    fns = _closures(case, arrays, backward, torch, ort_threads)
     timings = time_interleaved(fns, repeat, check=_check_same(case, pass_))
     # The two gradients each take a forward's multiply-adds; bytes are the tensors each
     # pass must read and write at least once (forward: x, w, b -> y; backward: gy, x, w ->
@@ -210,12 +261,13 @@ def run_case(case: Case, pass_: str, arrays: dict[str, np.ndarray], repeat: int,
                           if backward else 0)
     flops = problem.flops * (3 if backward else 1)
     ours = timings["conv1d"]
+    med_min = lambda name: ((timings[name].median, timings[name].minimum)  # noqa: E731
+                            if name in timings else None)
     return Result(
         case=case.name, pass_=pass_, algorithm=choose(problem),
-        conv1d=(ours.median, ours.minimum),
-        torch=(timings["torch"].median, timings["torch"].minimum) if "torch" in timings else None,
+        conv1d=(ours.median, ours.minimum), torch=med_min("torch"), ort=med_min("ort"),
         flops=flops, nbytes=nbytes, roofline_time=machine.time(flops, nbytes),
-        bound=machine.bound(flops, nbytes),
+        bound=machine.bound(flops, nbytes), fma_flops=machine.fma_flops,
     )
 
 
@@ -227,8 +279,12 @@ def _arrays(case: Case, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def run_suite(cases: list[Case], repeat: int, torch: ModuleType | None,
-              machine: roofline.Roofline) -> tuple[list[Result], list[str]]:
-    """Every selected case and pass, with a progress bar; return results and failures."""
+              machine: roofline.Roofline, ort_threads: int | None = None,
+              ) -> tuple[list[Result], list[str]]:
+    """Every selected case and pass, with a progress bar; return results and failures.
+
+    ``ort_threads``: also time ONNX Runtime's forward pass, on that many threads.
+    """
     rng = np.random.default_rng(0)
     results, failures = [], []
     jobs = [(case, pass_) for case in cases for pass_ in PASSES]
@@ -237,7 +293,7 @@ def run_suite(cases: list[Case], repeat: int, torch: ModuleType | None,
         if pass_ == PASSES[0]:
             arrays = _arrays(case, rng)
         try:
-            results.append(run_case(case, pass_, arrays, repeat, torch, machine))
+            results.append(run_case(case, pass_, arrays, repeat, torch, machine, ort_threads))
         except Exception as exc:  # report the case, go on with the others
             failures.append(f"{case.name} ({pass_}) failed: {type(exc).__name__}: {exc}")
         if i == len(jobs) - 1 or jobs[i + 1][0] is not case:

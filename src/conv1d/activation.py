@@ -1,0 +1,501 @@
+"""Pointwise layers, as ``torch.nn``'s: activations, ``Dropout``, ``Identity``, and ``Flatten``.
+
+Each maps every element alone, so each streams with no delay (``m.stream()``, a
+:class:`conv1d.stream.ElementwiseStream`; ``Dropout`` in eval mode only) and takes dask
+arrays lazily. The output has the input's dtype (integers become float64); float16 and
+bfloat16 are computed in float32 and rounded once. ``backward(grad_output)`` checks the
+gradient's shape against the last output's and returns the input's gradient in its dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ._layer import as_bool, as_dim, as_input, as_real, check_grad, compute_dtype_of, remembered
+from .conv import as_rng
+from .functional import is_dask_array
+from .module import Module
+
+__all__ = ["ELU", "GELU", "Dropout", "Flatten", "Identity", "LeakyReLU", "ReLU", "SiLU",
+           "Sigmoid", "Tanh"]
+
+
+#: Saturated tails (exp overflowing or underflowing, -inf * 0 in GELU) give IEEE's results,
+#: which are PyTorch's, without NumPy's warnings.
+def _ieee() -> np.errstate:
+    return np.errstate(over="ignore", under="ignore", invalid="ignore")
+
+
+class _Pointwise(Module):
+    """Base of the elementwise layers: subclasses give ``_value``, ``_keep`` and ``_grad``.
+
+    ``_value(x)`` computes the output from ``x`` in the computation's dtype; ``_keep(x, y)``
+    returns what ``backward`` needs (a new array, or ``x``/``y`` themselves); ``_grad(kept, gy)``
+    the input's gradient from it.
+    """
+
+    _transient: tuple[str, ...] = ("_kept", "_shape", "_dtype")
+    inplace = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._kept: Any = None
+        self._shape: tuple[int, ...] | None = None
+        self._dtype: np.dtype | None = None
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _keep(self, x: np.ndarray, y: np.ndarray) -> Any:
+        return x
+
+    def _grad(self, kept: Any, gy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _rounded(self, x: np.ndarray) -> np.ndarray:
+        with _ieee():
+            return self._value(x.astype(compute_dtype_of(x.dtype), copy=False)).astype(x.dtype,
+                                                                                  copy=False)
+
+    def forward(self, input: Any) -> Any:
+        """The layer on ``input``, remembering what :meth:`backward` needs.
+
+        A ``dask.array.Array`` gives a lazy ``dask.array.Array`` (block by block) and
+        nothing is remembered.
+        """
+        if is_dask_array(input):
+            self._kept = None
+            dtype = np.dtype(np.float64) if input.dtype.kind in "iu" else input.dtype
+            return input.astype(dtype).map_blocks(self._rounded, dtype=dtype)
+        x = as_input(input)
+        xc = x.astype(compute_dtype_of(x.dtype), copy=False)
+        with _ieee():
+            y = self._value(xc)
+        kept = self._keep(xc, y)
+        if self.inplace and isinstance(kept, np.ndarray) and np.may_share_memory(kept, input):
+            kept = kept.copy()  # the input is about to be overwritten
+        self._kept, self._shape, self._dtype = kept, x.shape, x.dtype
+        y = y.astype(x.dtype, copy=False)
+        if (self.inplace and isinstance(input, np.ndarray) and input.dtype == y.dtype
+                and input.flags.writeable):
+            input[...] = y
+            return input
+        return y
+
+    def backward(self, grad_output: Any) -> np.ndarray:
+        """``dloss/dinput`` from ``grad_output = dloss/doutput`` (the last output's shape)."""
+        kept = remembered(self, self._kept)
+        assert self._shape is not None and self._dtype is not None
+        gy = check_grad(self, grad_output, self._shape, compute_dtype_of(self._dtype))
+        with _ieee():
+            return self._grad(kept, gy).astype(self._dtype, copy=False)
+
+    def stream(self) -> Any:
+        """Pointwise, so it streams with no delay: a :class:`conv1d.stream.ElementwiseStream`."""
+        from .stream import ElementwiseStream
+
+        return ElementwiseStream(self)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+def _inplace(value: Any) -> bool:
+    return as_bool("inplace", value)
+
+
+class ReLU(_Pointwise):
+    """``max(x, 0)`` elementwise, as ``torch.nn.ReLU``; the gradient passes where ``x > 0``.
+
+    Parameters
+    ----------
+    inplace : bool, default False
+        Write the result into the input (when it is a writable array of the output's dtype).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = ReLU()
+    >>> m(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    >>> m.backward(np.ones(2))
+    array([0., 1.])
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = _inplace(inplace)
+
+    @property
+    def _mask(self) -> np.ndarray | None:
+        """Where the last output was positive (the name ReLU's mask had before this module)."""
+        return self._kept
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, 0)  # NaN stays NaN, as in PyTorch
+
+    def _keep(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return ~(y <= 0)  # PyTorch's threshold_backward: zero where the output is <= 0
+
+    def _grad(self, kept: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        return np.where(kept, gy, 0)
+
+
+class Tanh(_Pointwise):
+    """``tanh(x)`` elementwise, as ``torch.nn.Tanh``; gradient ``1 - tanh(x)**2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Tanh()(np.zeros((2, 3, 4))).shape
+    (2, 3, 4)
+    """
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        return np.tanh(x)
+
+    def _keep(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return y
+
+    def _grad(self, y: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        return gy * (1 - y * y)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))  # exp(-x) = inf for x << 0 gives the limit 0
+
+
+class Sigmoid(_Pointwise):
+    """``1 / (1 + exp(-x))`` elementwise, as ``torch.nn.Sigmoid``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Sigmoid()(np.zeros(2))
+    array([0.5, 0.5])
+    """
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        return _sigmoid(x)
+
+    def _keep(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return y
+
+    def _grad(self, y: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        return gy * (1 - y) * y
+
+
+class SiLU(_Pointwise):
+    """``x * sigmoid(x)`` elementwise (swish), as ``torch.nn.SiLU``.
+
+    Parameters
+    ----------
+    inplace : bool, default False
+        Write the result into the input (when it is a writable array of the output's dtype).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> SiLU()(np.zeros(2))
+    array([0., 0.])
+    """
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = _inplace(inplace)
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        return x / (1 + np.exp(-x))
+
+    def _grad(self, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        s = _sigmoid(x)
+        return gy * s * (1 + x * (1 - s))
+
+
+#: GELU's constants as PyTorch writes them (aten/src/ATen/native/cpu/Activation.cpp).
+_SQRT1_2 = 1 / math.sqrt(2)
+_PDF_SCALE = 2 / math.sqrt(math.pi) * _SQRT1_2 * 0.5  # 1 / sqrt(2 pi)
+_TANH_BETA = math.sqrt(2) * 2 / math.sqrt(math.pi) * 0.5  # sqrt(2 / pi)
+_TANH_KAPPA = 0.044715
+
+
+class GELU(_Pointwise):
+    """Gaussian error linear unit ``x * Phi(x)``, as ``torch.nn.GELU``.
+
+    Parameters
+    ----------
+    approximate : {"none", "tanh"}, default "none"
+        ``"none"``: ``Phi`` is the normal CDF, ``0.5 * (1 + erf(x / sqrt(2)))``. ``"tanh"``:
+        ``0.5 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))`` (Hendrycks & Gimpel,
+        arXiv:1606.08415).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> GELU(approximate="tanh")
+    GELU(approximate='tanh')
+    >>> GELU()(np.array([0.0, 10.0]))
+    array([ 0., 10.])
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be one of ('none', 'tanh'), got {approximate!r}")
+        self.approximate = approximate
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        if self.approximate == "tanh":
+            inner = _TANH_BETA * (x + _TANH_KAPPA * x * x * x)
+            return 0.5 * x * (1 + np.tanh(inner))
+        from scipy.special import erf  # type: ignore[import-untyped]  # a dependency; lazily
+
+        return x * 0.5 * (1 + erf(x * _SQRT1_2))
+
+    def _grad(self, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        if self.approximate == "tanh":
+            x_sq = x * x
+            t = np.tanh(_TANH_BETA * (x + _TANH_KAPPA * x_sq * x))
+            left_derivative = 0.5 * (1 + t)
+            right_derivative = 0.5 * x * (1 - t * t) * _TANH_BETA * (1 + 3 * _TANH_KAPPA * x_sq)
+            return gy * (left_derivative + right_derivative)
+        from scipy.special import erf  # type: ignore[import-untyped]
+
+        cdf = 0.5 * (1 + erf(x * _SQRT1_2))
+        pdf = np.exp(-0.5 * x * x) * _PDF_SCALE
+        return gy * (cdf + x * pdf)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class LeakyReLU(_Pointwise):
+    """``x`` where ``x > 0``, else ``negative_slope * x``, as ``torch.nn.LeakyReLU``.
+
+    Parameters
+    ----------
+    negative_slope : float, default 0.01
+    inplace : bool, default False
+        Write the result into the input (when it is a writable array of the output's dtype).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> LeakyReLU(0.5)(np.array([-2.0, 2.0]))
+    array([-1.,  2.])
+    """
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope = as_real("negative_slope", negative_slope)
+        self.inplace = _inplace(inplace)
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        return np.where(x > 0, x, x * x.dtype.type(self.negative_slope))
+
+    def _keep(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x > 0
+
+    def _grad(self, positive: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        return np.where(positive, gy, gy * gy.dtype.type(self.negative_slope))
+
+    def extra_repr(self) -> str:
+        s = f"negative_slope={self.negative_slope}"
+        return s + (", inplace=True" if self.inplace else "")
+
+
+class ELU(_Pointwise):
+    """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``, as ``torch.nn.ELU``.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+    inplace : bool, default False
+        Write the result into the input (when it is a writable array of the output's dtype).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ELU()(np.array([0.0, 1.0]))
+    array([0., 1.])
+    """
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = as_real("alpha", alpha)
+        self.inplace = _inplace(inplace)
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        a = x.dtype.type(self.alpha)
+        return np.where(x > 0, x, a * np.expm1(x))  # expm1 overflows only where not taken
+
+    def _grad(self, x: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        a = x.dtype.type(self.alpha)
+        return np.where(x <= 0, gy * a * np.exp(x), gy)  # PyTorch: alpha at x == 0
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class Identity(_Pointwise):
+    """The input, unchanged (any arguments are accepted and ignored, as ``torch.nn.Identity``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Identity(54, unused="x")(np.ones(2))
+    array([1., 1.])
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Any) -> Any:
+        """``input`` itself (no copy); its shape and dtype are kept for :meth:`backward`."""
+        if is_dask_array(input):
+            self._kept = None
+            return input
+        x = np.asarray(input)
+        self._kept, self._shape, self._dtype = True, x.shape, x.dtype
+        return input
+
+    def backward(self, grad_output: Any) -> np.ndarray:
+        remembered(self, self._kept)
+        assert self._shape is not None and self._dtype is not None
+        dtype = self._dtype if self._dtype.kind == "f" or self._dtype.name == "bfloat16" else None
+        return check_grad(self, grad_output, self._shape,
+                          dtype or np.asarray(grad_output).dtype)
+
+
+class Dropout(_Pointwise):
+    """Zero each element with probability ``p`` in training, scale the rest by ``1 / (1 - p)``.
+
+    As ``torch.nn.Dropout``: the identity in eval mode (``m.eval()``). The mask is drawn from
+    the layer's own generator, so ``rng=`` makes training reproducible.
+
+    Parameters
+    ----------
+    p : float, default 0.5
+        Probability of zeroing an element, in [0, 1].
+    inplace : bool, default False
+        Write the result into the input (when it is a writable array of the output's dtype).
+    rng : None, int or numpy.random.Generator, keyword-only
+        Source of the masks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = Dropout(0.25, rng=0)
+    >>> y = m(np.ones((4, 1000)))
+    >>> sorted(set(np.unique(y).tolist()))
+    [0.0, 1.3333333333333333]
+    >>> m.backward(np.ones((4, 1000))).shape
+    (4, 1000)
+    """
+
+    _transient = (*_Pointwise._transient, "_scale")
+
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, rng: Any = None) -> None:
+        super().__init__()
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer,
+                                                                 np.floating)):
+            raise TypeError(f"p must be a real number, got {p!r}")
+        if not 0 <= p <= 1:
+            raise ValueError(f"dropout probability p must be in [0, 1], got {p!r}")
+        self.p = float(p)
+        self.inplace = _inplace(inplace)
+        self.rng = as_rng(rng)
+        self._scale: Any = None
+
+    def _active(self) -> bool:
+        return bool(getattr(self, "training", True)) and self.p > 0
+
+    def _value(self, x: np.ndarray) -> np.ndarray:
+        if not self._active():
+            self._scale = None
+            return x
+        # mask / (1 - p), as PyTorch (zero everywhere when p == 1).
+        keep = self.rng.random(x.shape) >= self.p
+        scale = x.dtype.type(0 if self.p == 1 else 1 / (1 - self.p))
+        self._scale = np.where(keep, scale, x.dtype.type(0))
+        return x * self._scale
+
+    def _keep(self, x: np.ndarray, y: np.ndarray) -> Any:
+        return True if self._scale is None else self._scale
+
+    def _grad(self, scale: Any, gy: np.ndarray) -> np.ndarray:
+        return gy if scale is True else gy * scale
+
+    def stream(self) -> Any:
+        """In eval mode the identity, so it streams with no delay; in training it cannot."""
+        if self._active():
+            raise ValueError(
+                "Dropout streams in eval mode only (call .eval() on the model first): "
+                "in training it draws a new mask for every call"
+            )
+        return super().stream()
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Flatten(Module):
+    """Merge the axes ``start_dim`` to ``end_dim`` into one, as ``torch.nn.Flatten``.
+
+    Parameters
+    ----------
+    start_dim : int, default 1
+    end_dim : int, default -1
+        Negative numbers count from the last axis.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = Flatten()
+    >>> m(np.zeros((2, 3, 4))).shape
+    (2, 12)
+    >>> m.backward(np.ones((2, 12))).shape
+    (2, 3, 4)
+    """
+
+    _transient = ("_shape", "_out_shape")
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim = as_dim("start_dim", start_dim)
+        self.end_dim = as_dim("end_dim", end_dim)
+        self._shape: tuple[int, ...] | None = None
+        self._out_shape: tuple[int, ...] = ()
+
+    def forward(self, input: Any) -> np.ndarray:
+        """``input`` reshaped (a view when its layout allows, as ``torch.flatten``)."""
+        x = np.asarray(input)
+        nd = max(x.ndim, 1)  # a 0-d array flattens to (1,), as in PyTorch
+        start, end = self.start_dim, self.end_dim
+        if not (-nd <= start < nd and -nd <= end < nd):
+            raise ValueError(
+                f"Flatten: start_dim={start} and end_dim={end} must be axes of the "
+                f"{x.ndim}-D input of shape {x.shape} (in [{-nd}, {nd - 1}])"
+            )
+        start, end = start % nd, end % nd
+        if start > end:
+            raise ValueError(
+                f"Flatten: start_dim={self.start_dim} must not come after end_dim={self.end_dim} "
+                f"for a {x.ndim}-D input"
+            )
+        shape = x.shape if x.ndim else (1,)
+        out = (*shape[:start], math.prod(shape[start:end + 1]), *shape[end + 1:])
+        self._shape, self._out_shape = x.shape, out
+        return x.reshape(out)
+
+    def backward(self, grad_output: Any) -> np.ndarray:
+        """``grad_output`` (the last output's shape) reshaped to the input's shape."""
+        shape = remembered(self, self._shape)
+        gy = check_grad(self, grad_output, self._out_shape, np.asarray(grad_output).dtype)
+        return gy.reshape(shape)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
