@@ -275,6 +275,13 @@ class Conv1d(Module):
         return plan
 
     def __call__(self, input: Any) -> np.ndarray:
+        """:meth:`forward` (without :class:`~conv1d.Module`'s generic dispatch).
+
+        Examples
+        --------
+        >>> Conv1d(2, 3, 3, rng=0)(np.zeros((2, 10), np.float32)).shape
+        (3, 8)
+        """
         return self.forward(input)
 
     def forward(self, input: Any) -> np.ndarray:
@@ -293,19 +300,18 @@ class Conv1d(Module):
             d = self.__dict__
             d["_input"], d["_unbatched"], d["_plan"] = x, plan.unbatched, plan
             return plan.output(y)
-        self._plan = None
         if F.is_dask_array(input):
             from .dask import forward as dask_forward
 
             b = None if self.bias is None else np.asarray(self.bias)
-            y = dask_forward(input, np.asarray(self.weight), b, self.spec, self.algorithm,
-                             self.data_format)
-            self._input = None
-            return y
-        x, unbatched = self._input_batch(input)
+            lazy = dask_forward(input, np.asarray(self.weight), b, self.spec, self.algorithm,
+                                self.data_format)
+            self._input, self._plan = None, None
+            return lazy
+        x, unbatched = self._input_batch(input)  # lists, ndarray subclasses: no plan
         b = None if self.bias is None else np.asarray(self.bias)
         y = F.forward(x, np.asarray(self.weight), b, self.spec, self.algorithm)
-        self._input, self._unbatched = x, unbatched
+        self._input, self._unbatched, self._plan = x, unbatched, None
         y = F.to_format(y, self.data_format)
         return y[0] if unbatched else y
 
@@ -318,10 +324,8 @@ class Conv1d(Module):
                 "input: backward needs an in-memory forward, e.g. on x.compute())"
             )
         plan = self._plan
-        gy = None
-        if plan is not None and self._current(plan):
-            gy = plan.grad_batch(grad_output)
-        if gy is not None:
+        gy = plan.grad_batch(grad_output) if plan is not None and self._current(plan) else None
+        if plan is not None and gy is not None:
             grads = plan.run_backward(gy, x, plan.w, plan.has_bias)
             gx = plan.output(grads.input)
         else:  # no plan, or grad_output is not an array of the output's shape

@@ -428,10 +428,11 @@ class ConvPlan:
         if self.algo is ALGORITHMS["gemm"] and GemmKernel.fits(spec, n, length, compute):
             self.kernel = GemmKernel(spec, n, length, compute, has_bias)
         # A layer's plan also records what it was built for (see conv1d.conv.Conv1d).
+        # (weight, bias: the layer's Parameters; w, b: plain views of them; all None here.)
         self.weight: Any = None
         self.bias: Any = None
-        self.w: np.ndarray | None = None
-        self.b: np.ndarray | None = None
+        self.w: Any = None
+        self.b: Any = None
 
     def batch(self, x: np.ndarray) -> np.ndarray:
         """The caller's input as the validated ``(N, C_in, L)`` batch in the compute dtype."""

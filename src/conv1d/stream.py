@@ -59,13 +59,26 @@ MAX_VIEWS = 4 * RING_CHUNKS
 
 
 class StreamableConv(Protocol):
-    """What :class:`ConvStream` reads from its layer (``conv1d.Conv1d`` has all of it)."""
+    """What :class:`ConvStream` reads from its layer (``conv1d.Conv1d`` has all of it).
 
-    spec: ConvSpec
-    weight: np.ndarray
-    bias: np.ndarray | None
-    algorithm: str
-    data_format: str
+    Examples
+    --------
+    >>> from conv1d import Conv1d
+    >>> m: StreamableConv = Conv1d(1, 1, 3)
+    >>> m.spec.kernel_size, m.algorithm, m.data_format
+    (3, 'auto', 'channels_first')
+    """
+
+    @property
+    def spec(self) -> ConvSpec: ...
+    @property
+    def weight(self) -> np.ndarray: ...
+    @property
+    def bias(self) -> np.ndarray | None: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def data_format(self) -> str: ...
 
 
 class ElementwiseModule(Protocol):
