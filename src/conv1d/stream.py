@@ -35,6 +35,7 @@ padding is wider than the span). A stack's delay is ``d_1 + s_1 * d_2 + s_1 * s_
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -467,8 +468,14 @@ class ConvStream(Stream):
 class ElementwiseStream(Stream):
     """Streaming state of a layer that acts on each time step alone (``ReLU``): no delay.
 
-    It runs the module's own ``forward`` on each chunk, leaving what the module remembers for
-    ``backward`` as it was.
+    Parameters
+    ----------
+    module : Module
+        The layer. Without ``fn``, each chunk goes through its own ``forward``, and what the
+        module remembers for ``backward`` is put back as it was.
+    fn : callable, optional
+        What ``forward`` computes, as a pure function of a chunk (nothing remembered): the
+        layer's fast path, when it has one.
 
     Examples
     --------
@@ -479,8 +486,10 @@ class ElementwiseStream(Stream):
     (array([[0., 2.]]), (1, 0))
     """
 
-    def __init__(self, module: ElementwiseModule) -> None:
+    def __init__(self, module: ElementwiseModule,
+                 fn: Callable[[Any], np.ndarray] | None = None) -> None:
         self._module = module
+        self._fn = fn
         self.reset()
 
     def reset(self) -> None:
@@ -491,13 +500,15 @@ class ElementwiseStream(Stream):
     def __call__(self, chunk: Any) -> np.ndarray:
         if self._done:
             raise _finished(self)
-        m = self._module
-        saved = [(name, getattr(m, name, None)) for name in m._transient]
-        try:
-            y = m.forward(chunk)
-        finally:
-            for name, value in saved:
-                setattr(m, name, value)
+        if self._fn is not None:
+            y = self._fn(chunk)
+        else:
+            m = self._module
+            saved = [(name, m.__dict__.get(name)) for name in m._transient]
+            try:
+                y = m.forward(chunk)
+            finally:
+                m.__dict__.update(saved)
         if self._empty is None:
             self._empty = y[..., :0].copy()
         return y
