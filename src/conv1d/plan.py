@@ -208,11 +208,16 @@ class GemmKernel:
         float32 or float64: what the products compute in.
     has_bias : bool
         Whether the forward takes a bias (its row of ones lives in the column buffer).
+    fuse_bias : bool, default True
+        ``False``: no row of ones; the bias is added to the product's output instead, which
+        spares copying the weight into a matrix with the bias beside it (a stream, which
+        need not round as ``gemm`` does, saves that copy per chunk).
     """
 
     def __init__(self, spec: ConvSpec, batch: int, length: int, dtype: np.dtype,
-                 has_bias: bool) -> None:
+                 has_bias: bool, *, fuse_bias: bool = True) -> None:
         self.spec, self.dtype, self.has_bias = spec, np.dtype(dtype), has_bias
+        self.ones = has_bias and fuse_bias
         self.batch, self.length = batch, length
         self.padded = length + spec.pad_left + spec.pad_right
         self.out_length = spec.output_length(length)
@@ -263,8 +268,8 @@ class GemmKernel:
         src = as_strided(xp, (n, g, cg, k, lo),
                          (sp.in_channels * lp * it, cg * lp * it, lp * it, d * it, s * it),
                          writeable=False)
-        cols = np.empty((n, g, rows + self.has_bias, lo), dt)  # + gemm's row of ones for bias
-        if self.has_bias:
+        cols = np.empty((n, g, rows + self.ones, lo), dt)  # + gemm's row of ones for bias
+        if self.ones:
             cols[:, :, -1] = 1
         taps = cols[:, :, :rows].reshape(n, g, cg, k, lo)
         # gemm's weight matrix with the bias as its last column, and views to fill it.
@@ -329,7 +334,7 @@ class GemmKernel:
     def _product(self, bufs: tuple, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         """The output from the columns in ``bufs`` (which it gives back to the free list)."""
         g, og, n, lo = self.spec.groups, self.og, self.batch, self.out_length
-        if b is None:
+        if b is None or not self.ones:
             wg = np.ascontiguousarray(w).reshape(g, og, self.rows)
         else:  # gemm's np.concatenate([w, b], axis=2), into the set's own matrix
             wg = bufs[5]
@@ -339,6 +344,8 @@ class GemmKernel:
         # (G, og, cg*K [+1]) @ (N, G, cg*K [+1], L_out) -> (N, G, og, L_out), written into y
         np.matmul(wg, bufs[3], out=y.reshape(n, g, og, lo))
         self._give(bufs)
+        if b is not None and not self.ones:
+            np.add(y, b[:, None], out=y)
         return y
 
     def backward(self, gy: np.ndarray, x: np.ndarray, w: np.ndarray,

@@ -450,7 +450,7 @@ class ConvStream(Stream):
         algo = get_algorithm(choose(problem) if name == "auto" else name, problem)
         kernel = None
         if algo is ALGORITHMS["gemm"] and GemmKernel.fits(sp, n, width, self._cdtype):
-            kernel = GemmKernel(sp, n, width, self._cdtype, not no_bias)
+            kernel = GemmKernel(sp, n, width, self._cdtype, not no_bias, fuse_bias=False)
         found = self._windows[(width, name, no_bias)] = (algo, kernel)
         return found
 
