@@ -212,6 +212,14 @@ class GemmKernel:
         ``False``: no row of ones; the bias is added to the product's output instead, which
         spares copying the weight into a matrix with the bias beside it (a stream, which
         need not round as ``gemm`` does, saves that copy per chunk).
+
+    Examples
+    --------
+    >>> k = GemmKernel(ConvSpec(4, 8, 3, pad_left=1, pad_right=1), batch=1, length=32,
+    ...                dtype=np.float32, has_bias=False)
+    >>> x, w = np.ones((1, 4, 32), np.float32), np.ones((8, 4, 3), np.float32)
+    >>> k.forward(x, w, None)[0, 0, :3]
+    array([ 8., 12., 12.], dtype=float32)
     """
 
     def __init__(self, spec: ConvSpec, batch: int, length: int, dtype: np.dtype,
@@ -404,6 +412,16 @@ class ConvPlan:
         Whether the input must be cast to the compute dtype (a copy).
     correlate, correlate_backward, gradients : callable
         The data path's steps (see above).
+
+    Examples
+    --------
+    >>> from conv1d import functional as F
+    >>> x, w = np.ones((2, 4, 10), np.float32), np.ones((3, 4, 3), np.float32)
+    >>> y = F.conv1d(x, w)  # validates, builds this signature's plan, runs it
+    >>> key = F.call_key(x, w, None, (1, 0, 1, 1, "zeros", "auto", "channels_first"))
+    >>> p = F.FUNCTIONAL_PLANS.get(key)
+    >>> p.y_shape, p.algo.name, p.kernel is not None
+    ((2, 3, 8), 'gemm', True)
     """
 
     def __init__(self, spec: ConvSpec, x3: np.ndarray, w: np.ndarray, has_bias: bool,
