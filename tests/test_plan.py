@@ -436,3 +436,29 @@ def test_call_key_examples():
     assert plan.call_key(x, w, None, (np.zeros(1), *args[1:])) is None  # unhashable
     with pytest.raises(TypeError, match=re.escape("stride must be an int or a 1-tuple of int")):
         F.conv1d(x, w, stride=np.zeros(1))
+
+
+def test_backward_reuses_only_the_last_forwards_columns():
+    """The layer keeps the GEMM columns of its last forward for backward, and only those."""
+    rng = np.random.default_rng(7)
+    m = conv1d.Conv1d(3, 4, 3, stride=2, padding=1, rng=0)
+    x1, x2 = (rng.standard_normal((2, 3, 21)).astype(np.float32) for _ in range(2))
+    gy = rng.standard_normal((2, 4, 11)).astype(np.float32)
+    w, b = np.asarray(m.weight), np.asarray(m.bias)
+    kw = dict(stride=2, padding=1)
+    m(x1)
+    m(x2)  # the columns of x1 go back to the kernel, x2's are kept
+    kernel = m._plan.kernel
+    assert kernel is not None and m._cols[2] is m._input
+    got = m.backward(gy)
+    want = unplanned_backward(gy, x2, w, b, **kw)
+    assert_same(got, want.input)
+    np.testing.assert_array_equal(m.weight.grad, want.weight)
+    assert "_cols" not in m.__dict__ and len(kernel._free) == 1
+    m.weight.grad = None
+    m.backward(gy)  # a second backward recomputes the columns
+    np.testing.assert_array_equal(m.weight.grad, want.weight)
+    m(x1)
+    assert m._cols is not None
+    m(x1.tolist())  # the unplanned path gives back what a planned forward kept
+    assert "_cols" not in m.__dict__ and len(kernel._free) == 1

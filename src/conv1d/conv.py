@@ -109,7 +109,7 @@ class Conv1d(Module):
     """
 
     # What the last forward remembered for backward, and the plans (rebuilt after unpickling).
-    _transient = ("_input", "_plan", "_plans")
+    _transient = ("_input", "_plan", "_plans", "_cols")
 
     def __init__(
         self,
@@ -274,6 +274,12 @@ class Conv1d(Module):
         plans[key] = plan
         return plan
 
+    def _drop_cols(self) -> None:
+        """Give back the GEMM columns the last planned forward kept (no backward will use them)."""
+        old = self.__dict__.pop("_cols", None)
+        if old is not None:
+            old[0].release(old[1])
+
     def __call__(self, input: Any) -> np.ndarray:
         """:meth:`forward` (without :class:`~conv1d.Module`'s generic dispatch).
 
@@ -295,10 +301,14 @@ class Conv1d(Module):
         if type(input) is np.ndarray:
             plan = self._plan_for(input)
             x = plan.batch(input)
-            y = plan.run(x, plan.w, plan.b)
-            # What backward needs, stored past any attribute hook (never a Parameter here).
+            y, cols = plan.run_keep(x, plan.w, plan.b)
+            # What backward needs (with the GEMM's columns of x, when it made them), stored
+            # past any attribute hook (never a Parameter here).
             d = self.__dict__
-            d["_input"], d["_unbatched"], d["_plan"] = x, plan.unbatched, plan
+            old = d.pop("_cols", None)  # one thread gets it; it goes back to its kernel
+            d["_input"], d["_unbatched"], d["_plan"], d["_cols"] = x, plan.unbatched, plan, cols
+            if old is not None:
+                old[0].release(old[1])
             return plan.output(y)
         if F.is_dask_array(input):
             from .dask import forward as dask_forward
@@ -307,11 +317,13 @@ class Conv1d(Module):
             lazy = dask_forward(input, np.asarray(self.weight), b, self.spec, self.algorithm,
                                 self.data_format)
             self._input, self._plan = None, None
+            self._drop_cols()
             return lazy
         x, unbatched = self._input_batch(input)  # lists, ndarray subclasses: no plan
         b = None if self.bias is None else np.asarray(self.bias)
         y = F.forward(x, np.asarray(self.weight), b, self.spec, self.algorithm)
         self._input, self._unbatched, self._plan = x, unbatched, None
+        self._drop_cols()
         y = F.to_format(y, self.data_format)
         return y[0] if unbatched else y
 
@@ -326,7 +338,8 @@ class Conv1d(Module):
         plan = self._plan
         gy = plan.grad_batch(grad_output) if plan is not None and self._current(plan) else None
         if plan is not None and gy is not None:
-            grads = plan.run_backward(gy, x, plan.w, plan.has_bias)
+            grads = plan.run_backward(gy, x, plan.w, plan.has_bias,
+                                      self.__dict__.pop("_cols", None))
             gx = plan.output(grads.input)
         else:  # no plan, or grad_output is not an array of the output's shape
             gy = F.grad_output_batch(grad_output, x, self.spec, self._unbatched,

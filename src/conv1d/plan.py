@@ -317,7 +317,23 @@ class GemmKernel:
         """``gemm.forward(pad(x), w, ..., b)``: ``(N, C_in, L)`` -> ``(N, C_out, L_out)``."""
         bufs = self._take()
         self._columns(bufs, x)
-        return self._product(bufs, w, b)
+        y = self._product(bufs, w, b)
+        self._give(bufs)
+        return y
+
+    def forward_keep(self, x: np.ndarray, w: np.ndarray,
+                     b: np.ndarray | None) -> tuple[np.ndarray, tuple]:
+        """:meth:`forward`, keeping its buffer set (with ``x``'s columns) for :meth:`backward`.
+
+        The caller owns the set until it passes it to :meth:`backward` or :meth:`release`.
+        """
+        bufs = self._take()
+        self._columns(bufs, x)
+        return self._product(bufs, w, b), bufs
+
+    def release(self, bufs: tuple) -> None:
+        """Give back a set kept by :meth:`forward_keep` that no backward will use."""
+        self._give(bufs)
 
     def source(self, buf: np.ndarray, offset: int) -> np.ndarray:
         """A read-only strided view of the columns of ``buf[..., offset:]``, which must hold
@@ -337,10 +353,12 @@ class GemmKernel:
         """:meth:`forward` of an already padded input, given as its :meth:`source` view."""
         bufs = self._take()
         np.copyto(bufs[4], src)
-        return self._product(bufs, w, b)
+        y = self._product(bufs, w, b)
+        self._give(bufs)
+        return y
 
     def _product(self, bufs: tuple, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        """The output from the columns in ``bufs`` (which it gives back to the free list)."""
+        """The output from the columns in ``bufs``."""
         g, og, n, lo = self.spec.groups, self.og, self.batch, self.out_length
         if b is None or not self.ones:
             wg = np.ascontiguousarray(w).reshape(g, og, self.rows)
@@ -351,18 +369,21 @@ class GemmKernel:
         y = np.empty((n, self.spec.out_channels, lo), self.dtype)
         # (G, og, cg*K [+1]) @ (N, G, cg*K [+1], L_out) -> (N, G, og, L_out), written into y
         np.matmul(wg, bufs[3], out=y.reshape(n, g, og, lo))
-        self._give(bufs)
         if b is not None and not self.ones:
             np.add(y, b[:, None], out=y)
         return y
 
-    def backward(self, gy: np.ndarray, x: np.ndarray, w: np.ndarray,
-                 has_bias: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def backward(self, gy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool,
+                 kept: tuple | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """``(grad_input, grad_weight, grad_bias)`` as ``gemm``'s gradients and the padding's
-        adjoint give them, in the compute dtype (``grad_bias`` not yet cast)."""
+        adjoint give them, in the compute dtype (``grad_bias`` not yet cast).
+
+        ``kept``: the set :meth:`forward_keep` returned for this ``x``, whose columns then
+        need no second copy (the set is given back).
+        """
         sp, n, g, og, lo, rows = self.spec, self.batch, self.spec.groups, self.og, \
             self.out_length, self.rows
-        bufs = self._take()
+        bufs = self._take() if kept is None else kept
         gcols, gxp, col2im, cols_t, gx_interior = bufs[8:]
         gys = _blasable(gy).reshape(n, g, og, lo)
         # grad_input: gcols = W^T @ gy, then col2im, one strided add per tap (gemm's order).
@@ -377,7 +398,8 @@ class GemmKernel:
             gx = pad_backward(gxp, sp.pad_left, sp.pad_right, sp.padding_mode)
         # grad_weight: sum_n gy[n, g] @ cols[n, g]^T, the columns without the bias row; gemm
         # adds the sum into zeros, which is adding zero (so -0.0 comes out as 0.0 there too).
-        self._columns(bufs, x)
+        if kept is None:
+            self._columns(bufs, x)
         prod = np.matmul(gys, cols_t)  # (N, G, og, cg*K)
         gw = prod[0] if n == 1 else prod.sum(axis=0)
         np.add(gw, 0, out=gw)
@@ -479,6 +501,15 @@ class ConvPlan:
             y = self._correlate(x3, w, b, self.spec, self.algo)
         return y.astype(self.dtype) if self.half else y
 
+    def run_keep(self, x3: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                 ) -> tuple[np.ndarray, tuple | None]:
+        """:meth:`run`, also returning what :meth:`run_backward` may reuse (or ``None``): the
+        GEMM kernel's buffer set with the columns of ``x3``, as ``(kernel, set, x3)``."""
+        if self.kernel is None or self.half or (self.auto and autotune_enabled()):
+            return self.run(x3, w, b), None
+        y, bufs = self.kernel.forward_keep(x3, w, b)
+        return y, (self.kernel, bufs, x3)
+
     def output(self, y: np.ndarray) -> np.ndarray:
         """``(N, C_out, L_out)`` in the caller's layout (a view)."""
         if self.last:
@@ -503,8 +534,17 @@ class ConvPlan:
             gy = gy.swapaxes(1, 2)
         return gy.astype(self.dtype, copy=False)
 
-    def run_backward(self, gy: np.ndarray, x3: np.ndarray, w: np.ndarray, has_bias: bool) -> Any:
-        """``functional.backward`` on validated arrays: gradients ``(N, C_in, L)``, weight, bias."""
+    def run_backward(self, gy: np.ndarray, x3: np.ndarray, w: np.ndarray, has_bias: bool,
+                     kept: tuple | None = None) -> Any:
+        """``functional.backward`` on validated arrays: gradients ``(N, C_in, L)``, weight, bias.
+
+        ``kept``: what :meth:`run_keep` returned for this very ``x3`` (anything else is
+        released and ignored).
+        """
+        if kept is not None and (kept[0] is not self.kernel or kept[2] is not x3
+                                 or (self.auto and autotune_enabled())):
+            kept[0].release(kept[1])
+            kept = None
         dt = self.dtype
         if self.half:
             gy, x3, w = gy.astype(np.float32), x3.astype(np.float32), w.astype(np.float32)
@@ -512,7 +552,7 @@ class ConvPlan:
             gx, gw, gb = self._correlate_backward(gy, x3, w, has_bias, self.spec,
                                                   ALGORITHMS["auto"])
         elif self.kernel is not None:
-            gx, gw, gb = self.kernel.backward(gy, x3, w, has_bias)
+            gx, gw, gb = self.kernel.backward(gy, x3, w, has_bias, None if kept is None else kept[1])
         else:
             gx, gw, gb = self._correlate_backward(gy, x3, w, has_bias, self.spec, self.algo)
         if gb is not None:
