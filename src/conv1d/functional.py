@@ -189,10 +189,14 @@ def correlate(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec
     ``x`` is a validated ``(N, C_in, L)`` batch and ``w``, ``b`` its weight and bias, all in
     float32 or float64; ``algo`` comes from :func:`~conv1d.algorithms.get_algorithm`. Every
     forward pass runs through here (the plans of :mod:`conv1d.plan` too, except the small
-    problems their own GEMM kernel runs).
+    problems their own GEMM kernel runs). An algorithm whose ``zero_pads`` is true (the native
+    kernels) takes zero padding as arguments instead of a padded copy.
     """
-    xp = pad(x, spec.pad_left, spec.pad_right, spec.padding_mode)
-    return forward_with_bias(algo, xp, w, b, spec.stride, spec.dilation, spec.groups)
+    args, pads = (spec.stride, spec.dilation, spec.groups), (spec.pad_left, spec.pad_right)
+    if spec.padding_mode == "zeros" and getattr(algo, "zero_pads", False):
+        return forward_with_bias(algo, x, w, b, *args, *pads)  # it reads the zeros itself
+    xp = pad(x, *pads, spec.padding_mode)
+    return forward_with_bias(algo, xp, w, b, *args)
 
 
 def correlate_backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool,
@@ -202,11 +206,15 @@ def correlate_backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: b
     Returns the gradients in the compute dtype (the bias's is ``gy`` summed over batch and
     time, ``None`` without a bias).
     """
-    xp = pad(x, spec.pad_left, spec.pad_right, spec.padding_mode)
-    args = (spec.stride, spec.dilation, spec.groups)
-    gxp = algo.grad_input(gy, w, xp.shape[-1], *args)
-    gx = pad_backward(gxp, spec.pad_left, spec.pad_right, spec.padding_mode)
-    gw = algo.grad_weight(gy, xp, spec.kernel_size, *args)
+    args, pads = (spec.stride, spec.dilation, spec.groups), (spec.pad_left, spec.pad_right)
+    if spec.padding_mode == "zeros" and getattr(algo, "zero_pads", False):
+        gx = algo.grad_input(gy, w, x.shape[-1], *args, *pads)  # it reads the zeros itself
+        gw = algo.grad_weight(gy, x, spec.kernel_size, *args, *pads)
+    else:
+        xp = pad(x, *pads, spec.padding_mode)
+        gxp = algo.grad_input(gy, w, xp.shape[-1], *args)
+        gx = pad_backward(gxp, *pads, spec.padding_mode)
+        gw = algo.grad_weight(gy, xp, spec.kernel_size, *args)
     return Gradients(gx, gw, gy.sum(axis=(0, 2)) if has_bias else None)
 
 
