@@ -176,7 +176,7 @@ def test_small_problems_run_the_gemm_kernel_exactly_as_gemm(dtype, n, c_in, c_ou
 def test_big_problems_take_the_generic_path():
     x = np.zeros((4, 64, 4096), np.float32)
     w = np.zeros((64, 64, 3), np.float32)
-    F.conv1d(x, w)
+    F.conv1d(x, w, algorithm="gemm")
     (p,) = plan.FUNCTIONAL_PLANS._plans.values()
     assert p.kernel is None and p.algo is ALGORITHMS["gemm"]
 
@@ -323,7 +323,7 @@ def test_layer_plans_are_bounded():
 def test_plans_keep_no_caller_arrays_and_one_idle_buffer_set():
     x = np.ones((1, 4, 32), np.float32)
     w = np.ones((8, 4, 3), np.float32)
-    F.conv1d(x, w, padding=1)
+    F.conv1d(x, w, padding=1, algorithm="gemm")
     (p,) = plan.FUNCTIONAL_PLANS._plans.values()
     assert p.w is None and p.b is None and p.kernel is not None
     assert len(p.kernel._free) == 1
@@ -336,15 +336,16 @@ def test_plans_keep_no_caller_arrays_and_one_idle_buffer_set():
 # threads
 
 
+@pytest.mark.parametrize("algorithm", ["auto", "gemm"])  # gemm: the kernel's buffer sets
 @pytest.mark.parametrize("what", ["layer", "functional"])
-def test_concurrent_calls_each_get_their_own_result(what):
+def test_concurrent_calls_each_get_their_own_result(what, algorithm):
     """One layer (or one plan) called from 8 threads at once, each with its own input."""
     rng = np.random.default_rng(4)
-    m = conv1d.Conv1d(4, 8, 3, padding=2, padding_mode="reflect", rng=0)
+    m = conv1d.Conv1d(4, 8, 3, padding=2, padding_mode="reflect", algorithm=algorithm, rng=0)
     w, b = np.asarray(m.weight), np.asarray(m.bias)
     xs = [rng.standard_normal((2, 4, 40)).astype(np.float32) for _ in range(8)]
     gys = [rng.standard_normal((2, 8, 42)).astype(np.float32) for _ in range(8)]
-    kw = dict(padding=2, padding_mode="reflect")
+    kw = dict(padding=2, padding_mode="reflect", algorithm=algorithm)
     want = [unplanned_forward(x, w, b, **kw) for x in xs]
     want_g = [unplanned_backward(gy, x, w, b, **kw) for x, gy in zip(xs, gys, strict=True)]
     start = threading.Barrier(8)
@@ -441,11 +442,11 @@ def test_call_key_examples():
 def test_backward_reuses_only_the_last_forwards_columns():
     """The layer keeps the GEMM columns of its last forward for backward, and only those."""
     rng = np.random.default_rng(7)
-    m = conv1d.Conv1d(3, 4, 3, stride=2, padding=1, rng=0)
+    m = conv1d.Conv1d(3, 4, 3, stride=2, padding=1, algorithm="gemm", rng=0)
     x1, x2 = (rng.standard_normal((2, 3, 21)).astype(np.float32) for _ in range(2))
     gy = rng.standard_normal((2, 4, 11)).astype(np.float32)
     w, b = np.asarray(m.weight), np.asarray(m.bias)
-    kw = dict(stride=2, padding=1)
+    kw = dict(stride=2, padding=1, algorithm="gemm")
     m(x1)
     m(x2)  # the columns of x1 go back to the kernel, x2's are kept
     kernel = m._plan.kernel

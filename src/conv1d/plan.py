@@ -439,8 +439,8 @@ class ConvPlan:
     --------
     >>> from conv1d import functional as F
     >>> x, w = np.ones((2, 4, 10), np.float32), np.ones((3, 4, 3), np.float32)
-    >>> y = F.conv1d(x, w)  # validates, builds this signature's plan, runs it
-    >>> key = F.call_key(x, w, None, (1, 0, 1, 1, "zeros", "auto", "channels_first"))
+    >>> y = F.conv1d(x, w, algorithm="gemm")  # validates, builds this signature's plan, runs it
+    >>> key = F.call_key(x, w, None, (1, 0, 1, 1, "zeros", "gemm", "channels_first"))
     >>> p = F.FUNCTIONAL_PLANS.get(key)
     >>> p.y_shape, p.algo.name, p.kernel is not None
     ((2, 3, 8), 'gemm', True)
