@@ -249,7 +249,8 @@ class Conv1d(Module):
     def _current(self, plan: ConvPlan) -> bool:
         """Whether ``plan`` was built for this layer as it is now (the same objects)."""
         return (plan.weight is self.weight and plan.bias is self.bias and plan.spec is self.spec
-                and plan.algorithm is self.algorithm and plan.data_format is self.data_format)
+                and plan.algorithm is self.algorithm and plan.data_format is self.data_format
+                and plan.current())
 
     def _plan_for(self, x: np.ndarray) -> ConvPlan:
         """The plan for inputs shaped, strided and typed like ``x``; built (after the full

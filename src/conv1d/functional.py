@@ -391,7 +391,7 @@ def conv1d(
     args = (stride, padding, dilation, groups, padding_mode, algorithm, data_format)
     key = call_key(input, weight, bias, args)
     plan = None if key is None else FUNCTIONAL_PLANS.get(key)
-    if plan is not None:  # a signature validated before: run its plan
+    if plan is not None and plan.current():  # a signature validated before: run its plan
         return plan.forward(input, weight, bias)
     if is_dask_array(input) and dask_conv1d is not None:  # lazy, block by block: conv1d.dask
         return dask_conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode,
@@ -446,6 +446,8 @@ def conv1d_backward(
     args = (stride, padding, dilation, groups, padding_mode, algorithm, data_format)
     key = call_key(input, weight, bias, args)
     plan = None if key is None else FUNCTIONAL_PLANS.get(key)
+    if plan is not None and not plan.current():
+        plan = None
     if plan is not None:  # the signature is valid; grad_output is checked against its output
         gy = plan.grad_batch(grad_output)
         if gy is not None:

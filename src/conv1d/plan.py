@@ -52,7 +52,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .algorithms import ALGORITHMS, Algorithm, Problem, choose, gemm
+from . import algorithms as _algorithms
+from .algorithms import ALGORITHMS, Algorithm, Problem, gemm
 from .autotune import is_enabled as autotune_enabled
 from .padding import edge_indices, pad_backward
 from .spec import ConvSpec
@@ -466,13 +467,14 @@ class ConvPlan:
         # "auto" is resolved here unless autotune is on at call time (then it measures).
         self.auto = algorithm == "auto" and algo is ALGORITHMS["auto"]
         self.algo = algo
+        self._choose = _algorithms.choose
         if self.auto:
             problem = Problem(n, spec.in_channels, spec.out_channels, spec.kernel_size,
                               length + spec.pad_left + spec.pad_right, spec.stride,
                               spec.dilation, spec.groups, compute.name)
-            self.algo = ALGORITHMS[choose(problem)]
+            self.algo = ALGORITHMS[self._choose(problem)]
         self.kernel: GemmKernel | None = None
-        if self.algo is ALGORITHMS["gemm"] and GemmKernel.fits(spec, n, length, compute):
+        if self.algo is gemm.ALGORITHM and GemmKernel.fits(spec, n, length, compute):
             self.kernel = GemmKernel(spec, n, length, compute, has_bias)
         # A layer's plan also records what it was built for (see conv1d.conv.Conv1d).
         # (weight, bias: the layer's Parameters; w, b: plain views of them; all None here.)
@@ -480,6 +482,12 @@ class ConvPlan:
         self.bias: Any = None
         self.w: Any = None
         self.b: Any = None
+
+    def current(self) -> bool:
+        """Whether the registry still holds the algorithm (and the choice) the plan was built
+        with: one replaced or wrapped since (a test's spy, a new implementation) rebuilds it."""
+        return (ALGORITHMS.get(self.algo.name) is self.algo
+                and (not self.auto or _algorithms.choose is self._choose))
 
     def batch(self, x: np.ndarray) -> np.ndarray:
         """The caller's input as the validated ``(N, C_in, L)`` batch in the compute dtype."""

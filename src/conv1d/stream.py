@@ -40,8 +40,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from . import algorithms as _algorithms
 from . import functional as F
-from .algorithms import ALGORITHMS, Algorithm, Problem, choose, forward_with_bias, get_algorithm
+from .algorithms import ALGORITHMS, Algorithm, Problem, forward_with_bias, gemm, get_algorithm
 from .autotune import is_enabled as autotune_enabled
 from .padding import edge_indices
 from .plan import GemmKernel
@@ -447,9 +448,9 @@ class ConvStream(Stream):
         n, c_in = self._batch, sp.in_channels
         problem = Problem(n, c_in, sp.out_channels, sp.kernel_size, width, sp.stride,
                           sp.dilation, sp.groups, self._cdtype.name)
-        algo = get_algorithm(choose(problem) if name == "auto" else name, problem)
+        algo = get_algorithm(_algorithms.choose(problem) if name == "auto" else name, problem)
         kernel = None
-        if algo is ALGORITHMS["gemm"] and GemmKernel.fits(sp, n, width, self._cdtype):
+        if algo is gemm.ALGORITHM and GemmKernel.fits(sp, n, width, self._cdtype):
             kernel = GemmKernel(sp, n, width, self._cdtype, not no_bias, fuse_bias=False)
         found = self._windows[(width, name, no_bias)] = (algo, kernel)
         return found
