@@ -72,15 +72,29 @@ class StreamableConv(Protocol):
     """
 
     @property
-    def spec(self) -> ConvSpec: ...
+    def spec(self) -> ConvSpec:
+        """The validated convolution (padding included)."""
+        ...
+
     @property
-    def weight(self) -> np.ndarray: ...
+    def weight(self) -> np.ndarray:
+        """``(C_out, C_in / groups, K)``, read at every chunk."""
+        ...
+
     @property
-    def bias(self) -> np.ndarray | None: ...
+    def bias(self) -> np.ndarray | None:
+        """``(C_out,)`` or ``None``, read at every chunk."""
+        ...
+
     @property
-    def algorithm(self) -> str: ...
+    def algorithm(self) -> str:
+        """``"auto"`` or a registered algorithm's name."""
+        ...
+
     @property
-    def data_format(self) -> str: ...
+    def data_format(self) -> str:
+        """``"channels_first"`` or ``"channels_last"``: the chunks' layout."""
+        ...
 
 
 class ElementwiseModule(Protocol):
