@@ -7,17 +7,25 @@ the rest. Everything returned, concatenated along time, is ``m(x)`` on the whole
 
 How a convolution streams
 -------------------------
-The state is a short buffer of *padded* samples (the left padding, then the signal), the
-padded index of its first sample and the index of the next output. Each call appends the
-chunk, runs :func:`conv1d.functional.forward` (the layer's own data path) with the padding
-set to zero on the window of the outputs now complete, and keeps only what later outputs
-still need: the samples from the next window's start on, and the last samples the right
-padding copies (``pad_right + 1`` for ``reflect``, one for ``replicate``). So the buffer
-holds at most ``max(span - 1, pad_left, pad_right + 1)`` samples per row, whatever the
-signal's length. The left padding is built once enough samples have arrived: at once for
-``zeros``, with the first sample for ``replicate``, and with sample ``pad_left`` for
-``reflect`` (which copies ``x[1 : pad_left + 1]``), holding those outputs until then.
-``circular`` padding copies the end of the signal into its start and cannot stream.
+The state is a run of *padded* samples (the left padding, then the signal) in a buffer
+allocated once per signal shape and several chunks long, the padded index of its first
+sample and the index of the next output. Each call copies the chunk in after the held
+samples (one shape check for chunks like the last one; anything else is validated in full
+before the state changes), correlates the window of the outputs now complete with no padding
+(the layer's algorithm; a small window through a :class:`~conv1d.plan.GemmKernel` reading the
+buffer by a strided view made once per window position), and drops what no later output
+needs by moving an offset: it keeps the samples from the next window's start on, and the last
+samples the right padding copies (``pad_right + 1`` for ``reflect``, one for ``replicate``).
+So it holds at most ``max(span - 1, pad_left, pad_right + 1)`` samples per row, whatever the
+signal's length; they move to the buffer's front only when its end is reached, once every
+:data:`RING_CHUNKS` chunks or so, and nothing is concatenated per chunk. The left padding is
+built once enough samples have arrived: at once for ``zeros``, with the first sample for
+``replicate``, and with sample ``pad_left`` for ``reflect`` (which copies
+``x[1 : pad_left + 1]``), holding those outputs until then. ``circular`` padding copies the
+end of the signal into its start and cannot stream.
+
+Each layer makes its own stream (``Conv1d.stream()``, ``ReLU.stream()``, ...): this module
+imports none of them.
 
 Latency
 -------
