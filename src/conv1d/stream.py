@@ -64,6 +64,9 @@ MAX_CHOICES = 16
 #: The state buffer's length in chunks: the held samples move to its front once per this
 #: many chunks (instead of after every chunk).
 RING_CHUNKS = 8
+#: ... as long as those chunks take at most this many bytes (larger chunks get room for one
+#: more chunk, and the held samples move after each: small beside a large chunk's work).
+RING_BYTES = 1 << 20
 #: Strided views of the buffer a stream keeps for its GEMM kernels (one per window position).
 MAX_VIEWS = 4 * RING_CHUNKS
 
@@ -328,7 +331,9 @@ class ConvStream(Stream):
         """A new buffer for ``size`` samples and ~:data:`RING_CHUNKS` chunks more (the held
         samples copied to its front)."""
         sp = self._spec
-        cap = size + max(RING_CHUNKS * chunk, 64) + max(sp.span, sp.pad_left + 1, sp.pad_right + 1)
+        row = self._batch * sp.in_channels * self._cdtype.itemsize  # bytes per time step
+        ring = RING_CHUNKS if RING_CHUNKS * chunk * row <= RING_BYTES else 1  # big chunks: 1
+        cap = size + max(ring * chunk, 64) + max(sp.span, sp.pad_left + 1, sp.pad_right + 1)
         buf = np.zeros((self._batch, sp.in_channels, cap), self._cdtype)
         if self._held:
             buf[..., : self._held] = self._buf[..., self._off : self._off + self._held]
