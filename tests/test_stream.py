@@ -492,3 +492,67 @@ def test_nested_sequential_too_short_fails_before_any_layer_flushes():
         s.flush()  # 3 samples: the inner kernel of 5 cannot run
     parts += [s(x[..., 3:]), s.flush()]  # nothing had ended: the signal goes on
     np.testing.assert_allclose(np.concatenate(parts, axis=-1), net(x), rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# the engine: preallocated state, per-width kernels, no layer classes imported
+
+
+def test_stream_module_imports_no_layer_class():
+    """Each layer makes its own stream (issue 12): stream.py imports none of them."""
+    import ast
+
+    import conv1d.stream as stream_module
+
+    tree = ast.parse(open(stream_module.__file__).read())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+    assert not imported & {"conv", "layers", "module", "conv1d.conv", "conv1d.layers",
+                           "conv1d.module"}, imported
+
+
+def test_state_buffer_is_allocated_once_per_signal_shape():
+    m = Conv1d(8, 8, 3, padding="causal", dilation=4, rng=0)
+    x = np.random.default_rng(13).standard_normal((1, 8, 64 * 20)).astype(np.float32)
+    s = m.stream()
+    parts = [s(x[..., :64])]
+    buf = s._buf
+    for i in range(64, x.shape[-1], 64):
+        parts.append(s(x[..., i : i + 64]))
+        assert s._buf is buf and s.buffered == 8  # the same memory; span - 1 samples kept
+    parts.append(s.flush())
+    assert_close(np.concatenate(parts, axis=-1), m(x), x, np.asarray(m.weight), np.asarray(m.bias))
+    s.reset()
+    s(x[..., :64])
+    assert s._buf is buf  # a new signal of the same shape reuses it
+
+
+def test_weight_updates_apply_from_the_next_chunk():
+    m = Conv1d(2, 3, 3, padding="causal", dtype=np.float64, rng=0)
+    x = np.random.default_rng(14).standard_normal((2, 40))
+    s = m.stream()
+    np.testing.assert_allclose(s(x[:, :20]), m(x)[:, :20], rtol=1e-12, atol=1e-12)
+    m.weight *= -1  # an in-place update between chunks
+    m.bias[...] = 0.5
+    rest = np.concatenate([s(x[:, 20:]), s.flush()], axis=-1)
+    np.testing.assert_allclose(rest, m(x)[:, 20:], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", ["auto", "gemm", "direct", "fft", "reference"])
+def test_every_algorithm_streams_with_chunk_sizes_that_keep_changing(algorithm):
+    m = Conv1d(3, 4, 4, stride=2, padding=(3, 2), dilation=2, padding_mode="replicate",
+               dtype=np.float64, algorithm=algorithm, rng=0)
+    x = np.random.default_rng(15).standard_normal((2, 3, 400))
+    bounds = np.cumsum([0, *np.random.default_rng(16).integers(0, 25, 40)])
+    bounds = [int(b) for b in bounds if b < 400] + [400]
+    got = np.concatenate(stream_all(m.stream(), x, bounds), axis=-1)
+    np.testing.assert_allclose(got, m(x), rtol=1e-12, atol=1e-12)
+
+
+def test_bias_removed_mid_stream():
+    m = Conv1d(2, 2, 3, padding="causal", dtype=np.float64, rng=0)
+    x = np.random.default_rng(17).standard_normal((2, 30))
+    s = m.stream()
+    s(x[:, :10])
+    m.bias = None
+    np.testing.assert_allclose(s(x[:, 10:]), m(x)[:, 10:], rtol=1e-12, atol=1e-12)

@@ -100,7 +100,10 @@ class _Pointwise(Module):
         """Pointwise, so it streams with no delay: a :class:`conv1d.stream.ElementwiseStream`."""
         from .stream import ElementwiseStream
 
-        return ElementwiseStream(self)
+        if type(self).forward is not _Pointwise.forward:
+            return ElementwiseStream(self)
+        # forward's arithmetic without what it remembers for backward (nor an in-place write).
+        return ElementwiseStream(self, lambda x: self._rounded(as_input(x)))
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import functional as F
 from .module import Module, Parameter
+from .plan import MAX_LAYER_PLANS, ConvPlan
 from .spec import ConvSpec, check_data_format
 
 
@@ -107,7 +108,8 @@ class Conv1d(Module):
     ((20, 48, 33), dtype('float16'), dtype('float16'))
     """
 
-    _transient = ("_input",)
+    # What the last forward remembered for backward, and the plans (rebuilt after unpickling).
+    _transient = ("_input", "_plan", "_plans", "_cols")
 
     def __init__(
         self,
@@ -139,6 +141,8 @@ class Conv1d(Module):
         self.spec = spec
         self.algorithm = algorithm
         self._input: np.ndarray | None = None
+        self._plan: ConvPlan | None = None
+        self._plans: dict[tuple, ConvPlan] | None = None
         self.weight = Parameter(np.empty((spec.out_channels, spec.in_channels // spec.groups,
                                           spec.kernel_size), dt))
         self.bias = Parameter(np.empty(spec.out_channels, dt)) if bias else None
@@ -242,50 +246,113 @@ class Conv1d(Module):
         x = F.as_real_array("input", input).astype(self.weight.dtype, copy=False)
         return F.as_batch(x, self.spec, self.data_format)
 
+    def _current(self, plan: ConvPlan) -> bool:
+        """Whether ``plan`` was built for this layer as it is now (the same objects)."""
+        return (plan.weight is self.weight and plan.bias is self.bias and plan.spec is self.spec
+                and plan.algorithm is self.algorithm and plan.data_format is self.data_format
+                and plan.current())
+
+    def _plan_for(self, x: np.ndarray) -> ConvPlan:
+        """The plan for inputs shaped, strided and typed like ``x``; built (after the full
+        validation, which raises what it always did) on first use."""
+        key = (x.shape, x.strides, x.dtype)
+        plans = self._plans
+        plan = None if plans is None else plans.get(key)
+        if plan is not None and self._current(plan):
+            return plan
+        x3, unbatched = self._input_batch(x)
+        w = np.asarray(self.weight)  # a view: in-place updates of the weight show through
+        b = None if self.bias is None else np.asarray(self.bias)
+        plan = F.make_plan(x, x3, w, b, self.spec, unbatched, self.algorithm, self.data_format)
+        plan.weight, plan.bias, plan.w, plan.b = self.weight, self.bias, w, b
+        if plans is None:
+            plans = self._plans = {}
+        elif key not in plans and len(plans) >= MAX_LAYER_PLANS:
+            try:  # the oldest goes (another thread may be at it too)
+                plans.pop(next(iter(plans)), None)
+            except (RuntimeError, StopIteration):
+                pass
+        plans[key] = plan
+        return plan
+
+    def _drop_cols(self) -> None:
+        """Give back the GEMM columns the last planned forward kept (no backward will use them)."""
+        old = self.__dict__.pop("_cols", None)
+        if old is not None:
+            old[0].release(old[1])
+
+    def __call__(self, input: Any) -> np.ndarray:
+        """:meth:`forward` (without :class:`~conv1d.Module`'s generic dispatch).
+
+        Examples
+        --------
+        >>> Conv1d(2, 3, 3, rng=0)(np.zeros((2, 10), np.float32)).shape
+        (3, 8)
+        """
+        return self.forward(input)
+
     def forward(self, input: Any) -> np.ndarray:
         """Convolve ``input``, remembering it for :meth:`backward`.
 
-        A ``dask.array.Array`` input gives a lazy ``dask.array.Array`` (see
-        :mod:`conv1d.dask`); it is not remembered, and :meth:`backward` refuses to run after it.
+        A NumPy input runs the layer's plan for its shape, strides and dtype (see
+        :mod:`conv1d.plan`). A ``dask.array.Array`` input gives a lazy ``dask.array.Array``
+        (see :mod:`conv1d.dask`); it is not remembered, and :meth:`backward` refuses to run
+        after it.
         """
+        if type(input) is np.ndarray:
+            plan = self._plan_for(input)
+            x = plan.batch(input)
+            y, cols = plan.run_keep(x, plan.w, plan.b)
+            # What backward needs (with the GEMM's columns of x, when it made them), stored
+            # past any attribute hook (never a Parameter here).
+            d = self.__dict__
+            old = d.pop("_cols", None)  # one thread gets it; it goes back to its kernel
+            d["_input"], d["_unbatched"], d["_plan"], d["_cols"] = x, plan.unbatched, plan, cols
+            if old is not None:
+                old[0].release(old[1])
+            return plan.output(y)
         if F.is_dask_array(input):
             from .dask import forward as dask_forward
 
             b = None if self.bias is None else np.asarray(self.bias)
-            y = dask_forward(input, np.asarray(self.weight), b, self.spec, self.algorithm,
-                             self.data_format)
-            self._input = None
-            return y
-        x, unbatched = self._input_batch(input)
+            lazy = dask_forward(input, np.asarray(self.weight), b, self.spec, self.algorithm,
+                                self.data_format)
+            self._input, self._plan = None, None
+            self._drop_cols()
+            return lazy
+        x, unbatched = self._input_batch(input)  # lists, ndarray subclasses: no plan
         b = None if self.bias is None else np.asarray(self.bias)
         y = F.forward(x, np.asarray(self.weight), b, self.spec, self.algorithm)
-        self._input, self._unbatched = x, unbatched
+        self._input, self._unbatched, self._plan = x, unbatched, None
+        self._drop_cols()
         y = F.to_format(y, self.data_format)
         return y[0] if unbatched else y
 
     def backward(self, grad_output: Any) -> np.ndarray:
         """Gradient w.r.t. the last forward's input; adds into ``weight.grad``/``bias.grad``."""
-        if self._input is None:
+        x = self._input
+        if x is None:
             raise RuntimeError(
                 "Conv1d.backward called before forward (a forward on a dask array keeps no "
                 "input: backward needs an in-memory forward, e.g. on x.compute())"
             )
-        x = self._input
-        gy = F.grad_output_batch(grad_output, x, self.spec, self._unbatched, self.data_format,
-                                 what="the last output's shape")
-        grads = F.backward(
-            gy,
-            x,
-            np.asarray(self.weight),
-            self.bias is not None,
-            self.spec,
-            self.algorithm,
-        )
+        plan = self._plan
+        gy = plan.grad_batch(grad_output) if plan is not None and self._current(plan) else None
+        if plan is not None and gy is not None:
+            grads = plan.run_backward(gy, x, plan.w, plan.has_bias,
+                                      self.__dict__.pop("_cols", None))
+            gx = plan.output(grads.input)
+        else:  # no plan, or grad_output is not an array of the output's shape
+            gy = F.grad_output_batch(grad_output, x, self.spec, self._unbatched,
+                                     self.data_format, what="the last output's shape")
+            b = self.bias is not None
+            grads = F.backward(gy, x, np.asarray(self.weight), b, self.spec, self.algorithm)
+            gx = F.to_format(grads.input, self.data_format)
+            gx = gx[0] if self._unbatched else gx
         self.weight.accumulate(grads.weight)
         if self.bias is not None:
             self.bias.accumulate(grads.bias)
-        gx = F.to_format(grads.input, self.data_format)
-        return gx[0] if self._unbatched else gx
+        return gx
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"

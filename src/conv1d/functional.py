@@ -13,8 +13,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .algorithms import Problem, forward_with_bias, get_algorithm
+from .algorithms import Algorithm, Problem, _dtype_name, forward_with_bias, get_algorithm
 from .padding import pad, pad_backward
+from .plan import FUNCTIONAL_PLANS, ConvPlan, call_key
 from .spec import ConvSpec, as_groups, check_data_format
 
 __all__ = ["Gradients", "conv1d", "conv1d_backward"]
@@ -167,6 +168,48 @@ def check_bias(b: np.ndarray | None, out_channels: int) -> None:
         raise ValueError(f"bias must have shape ({out_channels},), got {b.shape}")
 
 
+def padded_problem(x: np.ndarray, w: np.ndarray, spec: ConvSpec) -> Problem:
+    """The correlation the algorithms see for a batch ``(N, C_in, L)``: on the padded length."""
+    return Problem.of(x, w, spec.stride, spec.dilation, spec.groups,
+                      spec.pad_left + spec.pad_right)
+
+
+def correlate(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec,
+              algo: Algorithm) -> np.ndarray:
+    """Pad -> correlate -> bias: the step between validation and the output.
+
+    ``x`` is a validated ``(N, C_in, L)`` batch and ``w``, ``b`` its weight and bias, all in
+    float32 or float64; ``algo`` comes from :func:`~conv1d.algorithms.get_algorithm`. Every
+    forward pass runs through here (the plans of :mod:`conv1d.plan` too, except the small
+    problems their own GEMM kernel runs). An algorithm whose ``zero_pads`` is true (the native
+    kernels) takes zero padding as arguments instead of a padded copy.
+    """
+    args, pads = (spec.stride, spec.dilation, spec.groups), (spec.pad_left, spec.pad_right)
+    if spec.padding_mode == "zeros" and algo.zero_pads:
+        return forward_with_bias(algo, x, w, b, *args, *pads)  # it reads the zeros itself
+    xp = pad(x, *pads, spec.padding_mode)
+    return forward_with_bias(algo, xp, w, b, *args)
+
+
+def correlate_backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool,
+                       spec: ConvSpec, algo: Algorithm) -> Gradients:
+    """:func:`correlate` in reverse: the algorithm's gradients -> the padding's adjoint.
+
+    Returns the gradients in the compute dtype (the bias's is ``gy`` summed over batch and
+    time, ``None`` without a bias).
+    """
+    args, pads = (spec.stride, spec.dilation, spec.groups), (spec.pad_left, spec.pad_right)
+    if spec.padding_mode == "zeros" and algo.zero_pads:
+        gx = algo.grad_input(gy, w, x.shape[-1], *args, *pads)  # it reads the zeros itself
+        gw = algo.grad_weight(gy, x, spec.kernel_size, *args, *pads)
+    else:
+        xp = pad(x, *pads, spec.padding_mode)
+        gxp = algo.grad_input(gy, w, xp.shape[-1], *args)
+        gx = pad_backward(gxp, *pads, spec.padding_mode)
+        gw = algo.grad_weight(gy, xp, spec.kernel_size, *args)
+    return Gradients(gx, gw, gy.sum(axis=(0, 2)) if has_bias else None)
+
+
 def forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvSpec, algorithm: str = "auto"
 ) -> np.ndarray:
@@ -177,15 +220,8 @@ def forward(
     """
     out_dtype = x.dtype
     x, w, b = upcast(x, w, b)
-    args = (spec.stride, spec.dilation, spec.groups)
-    pads = (spec.pad_left, spec.pad_right)
-    algo = get_algorithm(algorithm, Problem.of(x, w, *args, sum(pads)))
-    if spec.padding_mode == "zeros" and algo.zero_pads:  # the algorithm reads zeros itself
-        y = forward_with_bias(algo, x, w, b, *args, *pads)
-    else:
-        xp = pad(x, *pads, spec.padding_mode)
-        y = forward_with_bias(algo, xp, w, b, *args)
-    return y.astype(out_dtype, copy=False)
+    algo = get_algorithm(algorithm, padded_problem(x, w, spec))
+    return correlate(x, w, b, spec, algo).astype(out_dtype, copy=False)
 
 
 def backward(
@@ -203,18 +239,9 @@ def backward(
     """
     x_dtype, w_dtype = x.dtype, w.dtype
     gy, x, w = upcast(gy, x, w)
-    args = (spec.stride, spec.dilation, spec.groups)
-    pads = (spec.pad_left, spec.pad_right)
-    algo = get_algorithm(algorithm, Problem.of(x, w, *args, sum(pads)))
-    if spec.padding_mode == "zeros" and algo.zero_pads:  # the algorithm reads zeros itself
-        gx = algo.grad_input(gy, w, x.shape[-1], *args, *pads)
-        gw = algo.grad_weight(gy, x, spec.kernel_size, *args, *pads)
-    else:
-        xp = pad(x, *pads, spec.padding_mode)
-        gxp = algo.grad_input(gy, w, xp.shape[-1], *args)
-        gx = pad_backward(gxp, *pads, spec.padding_mode)
-        gw = algo.grad_weight(gy, xp, spec.kernel_size, *args)
-    gb = gy.sum(axis=(0, 2)).astype(w_dtype, copy=False) if has_bias else None
+    algo = get_algorithm(algorithm, padded_problem(x, w, spec))
+    gx, gw, gb = correlate_backward(gy, x, w, has_bias, spec, algo)
+    gb = None if gb is None else gb.astype(w_dtype, copy=False)
     return Gradients(gx.astype(x_dtype, copy=False), gw.astype(w_dtype, copy=False), gb)
 
 
@@ -247,6 +274,23 @@ def _prepare(input, weight, bias, stride, padding, dilation, groups, padding_mod
                                  padding_mode)
     x3, unbatched = as_batch(x, spec, data_format)
     return x3.astype(w.dtype, copy=False), w, b, spec, unbatched
+
+
+def make_plan(input: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+              spec: ConvSpec, unbatched: bool, algorithm: str, data_format: str) -> ConvPlan:
+    """The :class:`~conv1d.plan.ConvPlan` of a call that :func:`_prepare` has validated.
+
+    ``input`` is the caller's array; ``x``, ``w``, ``b`` what :func:`_prepare` made of it (or,
+    for a layer, the batch and the layer's parameters). Raises what :func:`forward` would
+    (an algorithm that cannot run the problem).
+    """
+    compute = np.dtype(np.float32) if is_half(w.dtype) else w.dtype
+    problem = Problem(x.shape[0], spec.in_channels, spec.out_channels, spec.kernel_size,
+                      x.shape[2] + spec.pad_left + spec.pad_right, spec.stride, spec.dilation,
+                      spec.groups, _dtype_name(compute))
+    algo = get_algorithm(algorithm, problem)
+    return ConvPlan(spec, x, w, b is not None, algorithm, algo, data_format, unbatched,
+                    np.asarray(input).dtype != w.dtype, correlate, correlate_backward, Gradients)
 
 
 def grad_output_batch(grad_output: Any, x: np.ndarray, spec: ConvSpec, unbatched: bool,
@@ -336,12 +380,18 @@ def conv1d(
     >>> conv1d(x.astype(np.float16), w.astype(np.float16)).dtype
     dtype('float16')
     """
+    args = (stride, padding, dilation, groups, padding_mode, algorithm, data_format)
+    key = call_key(input, weight, bias, args)
+    plan = None if key is None else FUNCTIONAL_PLANS.get(key)
+    if plan is not None and plan.current():  # a signature validated before: run its plan
+        return plan.forward(input, weight, bias)
     if is_dask_array(input) and dask_conv1d is not None:  # lazy, block by block: conv1d.dask
         return dask_conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode,
                            algorithm=algorithm, data_format=data_format)
-    x, w, b, spec, unbatched = _prepare(
-        input, weight, bias, stride, padding, dilation, groups, padding_mode, data_format
-    )
+    x, w, b, spec, unbatched = _prepare(input, weight, bias, *args[:5], data_format)
+    if key is not None:
+        plan = FUNCTIONAL_PLANS.put(key, make_plan(input, x, w, b, spec, unbatched, *args[-2:]))
+        return plan.forward(input, weight, bias)
     y = to_format(forward(x, w, b, spec, algorithm), data_format)
     return y[0] if unbatched else y
 
@@ -385,15 +435,27 @@ def conv1d_backward(
     >>> conv1d_backward(gyl, xl, w, data_format="channels_last").input.shape
     (2, 10, 4)
     """
+    args = (stride, padding, dilation, groups, padding_mode, algorithm, data_format)
+    key = call_key(input, weight, bias, args)
+    plan = None if key is None else FUNCTIONAL_PLANS.get(key)
+    if plan is not None and not plan.current():
+        plan = None
+    if plan is not None:  # the signature is valid; grad_output is checked against its output
+        gy = plan.grad_batch(grad_output)
+        if gy is not None:
+            return plan.backward(gy, input, weight, bias)
     if any(is_dask_array(a) for a in (grad_output, input, weight, bias)):
         raise TypeError(
             "conv1d_backward needs in-memory arrays, got a dask array: compute it first "
             "(e.g. x.compute()) or process the signal in in-memory pieces"
         )
-    x, w, b, spec, unbatched = _prepare(
-        input, weight, bias, stride, padding, dilation, groups, padding_mode, data_format
-    )
+    x, w, b, spec, unbatched = _prepare(input, weight, bias, *args[:5], data_format)
     gy = grad_output_batch(grad_output, x, spec, unbatched, data_format)
+    if key is not None:
+        if plan is None:
+            plan = make_plan(input, x, w, b, spec, unbatched, algorithm, data_format)
+            FUNCTIONAL_PLANS.put(key, plan)
+        return plan.backward(gy, input, weight, bias)
     grads = backward(gy, x, w, b is not None, spec, algorithm)
     gx = to_format(grads.input, data_format)
     return grads._replace(input=gx[0] if unbatched else gx)

@@ -7,17 +7,25 @@ the rest. Everything returned, concatenated along time, is ``m(x)`` on the whole
 
 How a convolution streams
 -------------------------
-The state is a short buffer of *padded* samples (the left padding, then the signal), the
-padded index of its first sample and the index of the next output. Each call appends the
-chunk, runs :func:`conv1d.functional.forward` (the layer's own data path) with the padding
-set to zero on the window of the outputs now complete, and keeps only what later outputs
-still need: the samples from the next window's start on, and the last samples the right
-padding copies (``pad_right + 1`` for ``reflect``, one for ``replicate``). So the buffer
-holds at most ``max(span - 1, pad_left, pad_right + 1)`` samples per row, whatever the
-signal's length. The left padding is built once enough samples have arrived: at once for
-``zeros``, with the first sample for ``replicate``, and with sample ``pad_left`` for
-``reflect`` (which copies ``x[1 : pad_left + 1]``), holding those outputs until then.
-``circular`` padding copies the end of the signal into its start and cannot stream.
+The state is a run of *padded* samples (the left padding, then the signal) in a buffer
+allocated once per signal shape and several chunks long, the padded index of its first
+sample and the index of the next output. Each call copies the chunk in after the held
+samples (one shape check for chunks like the last one; anything else is validated in full
+before the state changes), correlates the window of the outputs now complete with no padding
+(the layer's algorithm; a small window through a :class:`~conv1d.plan.GemmKernel` reading the
+buffer by a strided view made once per window position), and drops what no later output
+needs by moving an offset: it keeps the samples from the next window's start on, and the last
+samples the right padding copies (``pad_right + 1`` for ``reflect``, one for ``replicate``).
+So it holds at most ``max(span - 1, pad_left, pad_right + 1)`` samples per row, whatever the
+signal's length; they move to the buffer's front only when its end is reached, once every
+:data:`RING_CHUNKS` chunks or so, and nothing is concatenated per chunk. The left padding is
+built once enough samples have arrived: at once for ``zeros``, with the first sample for
+``replicate``, and with sample ``pad_left`` for ``reflect`` (which copies
+``x[1 : pad_left + 1]``), holding those outputs until then. ``circular`` padding copies the
+end of the signal into its start and cannot stream.
+
+Each layer makes its own stream (``Conv1d.stream()``, ``ReLU.stream()``, ...): this module
+imports none of them.
 
 Latency
 -------
@@ -35,26 +43,83 @@ padding is wider than the span). A stack's delay is ``d_1 + s_1 * d_2 + s_1 * s_
 from __future__ import annotations
 
 import dataclasses
-import statistics
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 
+from . import algorithms as _algorithms
 from . import functional as F
-from .algorithms import Problem, choose
+from .algorithms import ALGORITHMS, Algorithm, Problem, forward_with_bias, gemm, get_algorithm
 from .autotune import is_enabled as autotune_enabled
-from .padding import pad
+from .padding import edge_indices
+from .plan import GemmKernel
+from .spec import ConvSpec
 
-if TYPE_CHECKING:
-    from .conv import Conv1d
-    from .module import Module
+__all__ = ["ConvStream", "ElementwiseStream", "SequentialStream", "Stream", "StreamableConv"]
 
-__all__ = ["ConvStream", "ElementwiseStream", "SequentialStream", "Stream", "bench_streaming"]
-
-#: Window shapes whose ``"auto"`` choice a stream remembers (a few suffice: chunks are
-#: usually of one size; varying ones just ask again).
+#: Window widths whose algorithm and kernel a stream keeps (chunks are usually of one size,
+#: giving one or, with a stride, a few widths; chunk sizes that keep changing start afresh).
 MAX_CHOICES = 16
+#: The state buffer's length in chunks: the held samples move to its front once per this
+#: many chunks (instead of after every chunk).
+RING_CHUNKS = 8
+#: ... as long as those chunks take at most this many bytes (larger chunks get room for one
+#: more chunk, and the held samples move after each: small beside a large chunk's work).
+RING_BYTES = 1 << 20
+#: Strided views of the buffer a stream keeps for its GEMM kernels (one per window position).
+MAX_VIEWS = 4 * RING_CHUNKS
+
+
+class StreamableConv(Protocol):
+    """What :class:`ConvStream` reads from its layer (``conv1d.Conv1d`` has all of it).
+
+    Examples
+    --------
+    >>> from conv1d import Conv1d
+    >>> m: StreamableConv = Conv1d(1, 1, 3)
+    >>> m.spec.kernel_size, m.algorithm, m.data_format
+    (3, 'auto', 'channels_first')
+    """
+
+    @property
+    def spec(self) -> ConvSpec:
+        """The validated convolution (padding included)."""
+        ...
+
+    @property
+    def weight(self) -> np.ndarray:
+        """``(C_out, C_in / groups, K)``, read at every chunk."""
+        ...
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        """``(C_out,)`` or ``None``, read at every chunk."""
+        ...
+
+    @property
+    def algorithm(self) -> str:
+        """``"auto"`` or a registered algorithm's name."""
+        ...
+
+    @property
+    def data_format(self) -> str:
+        """``"channels_first"`` or ``"channels_last"``: the chunks' layout."""
+        ...
+
+
+class ElementwiseModule(Protocol):
+    """What :class:`ElementwiseStream` needs of its module (``conv1d.ReLU`` has it)."""
+
+    _transient: tuple[str, ...]
+
+    def forward(self, x: Any) -> Any: ...
+
+
+class Streamable(Protocol):
+    """Anything with a ``stream()`` (every layer that can stream)."""
+
+    def stream(self) -> Any: ...
 
 
 class Stream:
@@ -123,7 +188,8 @@ class ConvStream(Stream):
     Parameters
     ----------
     layer : Conv1d
-        Any padding and ``padding_mode`` except ``circular`` with padding.
+        Any padding and ``padding_mode`` except ``circular`` with padding (any object with
+        the attributes of :class:`StreamableConv`).
 
     Raises
     ------
@@ -146,7 +212,7 @@ class ConvStream(Stream):
     True
     """
 
-    def __init__(self, layer: Conv1d) -> None:
+    def __init__(self, layer: StreamableConv) -> None:
         spec = layer.spec
         left, right, mode = spec.pad_left, spec.pad_right, spec.padding_mode
         if mode == "circular" and (left or right):
@@ -163,17 +229,22 @@ class ConvStream(Stream):
         self._need = 0 if left == 0 or mode == "zeros" else left + 1 if mode == "reflect" else 1
         self._tail = 0 if right == 0 or mode == "zeros" else right + 1 if mode == "reflect" else 1
         self._last = layer.data_format == "channels_last"
-        self._choices: dict[tuple, str] = {}
+        # Per window width, algorithm name and bias-less-ness: (algorithm, GemmKernel or None).
+        self._windows: dict[tuple[int, str, bool], tuple[Algorithm, GemmKernel | None]] = {}
+        self._buf = np.empty((0, 0, 0))  # (N, C_in, capacity), made by the first chunk
         self.delay = spec.span - 1 - left
         self.stride = spec.stride
         self.reset()
 
     def reset(self) -> None:
         """Forget the signal: the next chunk starts a new one (and may change batch size)."""
-        self._rank: int | None = None  # ndim, batch size of the first chunk
+        self._rank: int | None = None  # ndim of the first chunk
         self._batch = 0
-        self._buf: np.ndarray | None = None  # held samples, (N, C_in, T)
-        self._start = 0  # padded index of _buf[..., 0], once the left padding is built
+        self._fixed: tuple | None = None  # a chunk's shape without its time axis
+        self._dtype: np.dtype | None = None  # the dtype of the chunks checked so far
+        self._off = 0  # the held samples are _buf[..., _off : _off + _held]: padded indices
+        self._held = 0  # _start, _start + 1, ... (a window never wraps: see _room)
+        self._start = 0
         self._padded = False  # whether the left padding is built
         self._next = 0  # index of the next output
         self._length = 0  # signal samples seen
@@ -181,7 +252,9 @@ class ConvStream(Stream):
 
     @property
     def buffered(self) -> int:
-        return 0 if self._buf is None else self._buf.shape[-1]
+        if self._rank is None:
+            return 0
+        return self._held if self._padded else self._held - self._spec.pad_left
 
     def output_length(self, length: int) -> int:
         self._spec.check_length(length)
@@ -191,8 +264,10 @@ class ConvStream(Stream):
     def samples(self) -> int | None:
         return None if self._rank is None else self._length
 
-    def _chunk(self, chunk: Any) -> tuple[np.ndarray, int]:
-        """``chunk`` checked against the layer and the first chunk, as (N, C_in, T); its ndim."""
+    # -- chunks in
+
+    def _check(self, chunk: Any) -> np.ndarray:
+        """``chunk`` checked against the layer and the first chunk, as it came (N-D array)."""
         x = F.as_real_array("chunk", chunk)
         if x.ndim not in (2, 3):
             layout = "(T, C_in) or (N, T, C_in)" if self._last else "(C_in, T) or (N, C_in, T)"
@@ -211,23 +286,90 @@ class ConvStream(Stream):
                 f"chunk must match the first chunk of the signal ({first}), got shape "
                 f"{x.shape}; call reset() to start a signal of another shape"
             )
-        return x3.astype(self._layer.weight.dtype, copy=False), x.ndim
+        return x
+
+    def _fixed_shape(self, shape: tuple) -> tuple:
+        return shape[:-2] + shape[-1:] if self._last else shape[:-1]
+
+    def _start_signal(self, x: np.ndarray) -> None:
+        """The first chunk: the batch, the buffer (kept from the last signal if it fits)."""
+        self._rank, self._fixed = x.ndim, self._fixed_shape(x.shape)
+        self._batch = 1 if x.ndim == 2 else x.shape[0]
+        wdt = np.dtype(self._layer.weight.dtype)
+        self._wdtype = wdt
+        self._half = F.is_half(wdt)
+        self._cdtype = np.dtype(np.float32) if self._half else wdt
+        left = self._spec.pad_left
+        buf = self._buf
+        if buf.shape[:2] != (self._batch, self._spec.in_channels) or buf.dtype != self._cdtype:
+            self._buf = np.empty((0, 0, 0))
+            self._grow(left, x.shape[1 if self._last else -1])
+            self._windows.clear()  # for another batch size
+        elif left:
+            self._buf[..., :left] = 0
+        self._held = left  # the left padding's place (zeros, or built when its samples come)
+        self._padded = self._need == 0
+
+    def _room(self, t: int) -> None:
+        """Make room for ``t`` more samples after the held ones.
+
+        The buffer is several chunks long: samples are appended and dropped by moving the
+        offset, and the few held samples move to the front only when the end is reached (once
+        every ~:data:`RING_CHUNKS` chunks), so a window is always contiguous.
+        """
+        off, held, cap = self._off, self._held, self._buf.shape[2]
+        if off + held + t <= cap:
+            return
+        if held + t <= cap:
+            if held:
+                self._buf[..., :held] = self._buf[..., off : off + held]
+            self._off = 0
+        else:
+            self._grow(held + t, t)
+
+    def _grow(self, size: int, chunk: int) -> None:
+        """A new buffer for ``size`` samples and ~:data:`RING_CHUNKS` chunks more (the held
+        samples copied to its front)."""
+        sp = self._spec
+        row = self._batch * sp.in_channels * self._cdtype.itemsize  # bytes per time step
+        ring = RING_CHUNKS if RING_CHUNKS * chunk * row <= RING_BYTES else 1  # big chunks: 1
+        cap = size + max(ring * chunk, 64) + max(sp.span, sp.pad_left + 1, sp.pad_right + 1)
+        buf = np.zeros((self._batch, sp.in_channels, cap), self._cdtype)
+        if self._held:
+            buf[..., : self._held] = self._buf[..., self._off : self._off + self._held]
+        self._buf, self._off = buf, 0
+        self._views: dict[tuple[int, int], np.ndarray] = {}  # kernels' views of the buffer
 
     def __call__(self, chunk: Any) -> np.ndarray:
         """The outputs ``chunk`` completes: ``(N, C_out, n)`` or ``(C_out, n)``, ``n >= 0``."""
         if self._done:
             raise _finished(self)
-        x, ndim = self._chunk(chunk)
-        if self._rank is None:
-            self._rank, self._batch = ndim, x.shape[0]
-        self._length += x.shape[-1]
-        buf = x if self._buf is None else np.concatenate((self._buf, x), axis=-1)
+        x = chunk
+        # One shape and dtype check for chunks like the last one; anything else is checked in
+        # full (and raises before the state changes).
+        if not (type(x) is np.ndarray and x.dtype is self._dtype
+                and self._fixed_shape(x.shape) == self._fixed):
+            x = self._check(chunk)
+            if self._rank is None:
+                self._start_signal(x)
+            self._dtype = x.dtype if self._fixed_shape(x.shape) == self._fixed else None
+        if x.dtype != self._wdtype:  # the layer's dtype first (then float32 for half layers)
+            x = x.astype(self._wdtype)
+        if x.ndim == 2:
+            x = x[None]
+        if self._last:
+            x = x.swapaxes(1, 2)
+        t = x.shape[2]
+        self._room(t)
+        end = self._off + self._held
+        np.copyto(self._buf[..., end : end + t], x)
+        self._held += t
+        self._length += t
         if not self._padded:
-            if buf.shape[-1] < self._need:  # the left padding still waits for its samples
-                self._buf = buf.copy() if buf is x else buf
-                return self._out(self._empty(x))
-            buf = self._pad_left(buf)
-        return self._out(self._run(buf))
+            if self._held - self._spec.pad_left < self._need:  # the left padding waits
+                return self._out(self._empty())
+            self._pad_left()
+        return self._out(self._run())
 
     def flush(self) -> np.ndarray:
         """End the signal: apply the right padding and return the remaining outputs.
@@ -245,65 +387,107 @@ class ConvStream(Stream):
         if self._rank is None:
             raise _not_started(self)
         self._spec.check_length(self._length)
-        buf = self._buf if self._padded else self._pad_left(self._buf)
+        if not self._padded:
+            self._pad_left()
         right = self._spec.pad_right
         if right:
             # The right padding copies only the last pad_right + 1 samples, which _run kept.
-            tail = pad(buf, 0, right, self._spec.padding_mode)[..., buf.shape[-1]:]
-            buf = np.concatenate((buf, tail), axis=-1)
-        y = self._run(buf)
-        self._buf, self._done = None, True
+            self._room(right)
+            buf, off, held = self._buf, self._off, self._held
+            if self._spec.padding_mode == "zeros":
+                buf[..., off + held : off + held + right] = 0
+            else:
+                ri = edge_indices(held, 0, right, self._spec.padding_mode)[1]
+                buf[..., off + held : off + held + right] = buf[..., off + ri]
+            self._held = held + right
+        y = self._run()
+        self._done = True
         return self._out(y)
 
-    def _pad_left(self, held: np.ndarray) -> np.ndarray:
+    def _pad_left(self) -> None:
+        """Build the left padding in front of the samples that have come (at offset pad_left)."""
+        left, mode = self._spec.pad_left, self._spec.padding_mode
+        if left and mode != "zeros":
+            li = edge_indices(self._held - left, left, 0, mode)[0]
+            off = self._off
+            self._buf[..., off : off + left] = self._buf[..., off + left + li]
         self._padded, self._start = True, 0
-        return pad(held, self._spec.pad_left, 0, self._spec.padding_mode)
 
-    def _run(self, buf: np.ndarray) -> np.ndarray:
-        """Convolve every complete window of ``buf``, keep what later outputs need."""
-        spec, s = self._spec, self._spec.stride
-        end = self._start + buf.shape[-1]
+    # -- outputs
+
+    def _run(self) -> np.ndarray:
+        """Convolve every complete window of the buffer; keep only what later outputs need."""
+        spec, s, held = self._spec, self._spec.stride, self._held
+        end = self._start + held
         first = self._next * s  # padded index where the next output's window starts
-        n = (end - first - spec.span) // s + 1 if end - first >= spec.span else 0
-        if n:
-            lo = first - self._start
-            window = buf[..., lo : lo + (n - 1) * s + spec.span]
-            layer = self._layer
-            w = np.asarray(layer.weight)
-            b = None if layer.bias is None else np.asarray(layer.bias)
-            y = F.forward(window, w, b, self._inner, self._algorithm(window, w))
+        span = spec.span
+        if end - first >= span:
+            n = (end - first - span) // s + 1
+            y = self._correlate(self._off + first - self._start, (n - 1) * s + span)
             self._next += n
         else:
-            y = self._empty(buf)
+            y = self._empty()
         keep = max(min(self._next * s, end - self._tail) - self._start, 0)
-        # A copy: the state must not pin, nor change with, the caller's (reusable) chunk.
-        self._buf = buf[..., keep:].copy()
-        self._start += keep
+        if keep:  # drop what no later window needs
+            self._off += keep
+            self._held -= keep
+            self._start += keep
         return y
 
-    def _algorithm(self, window: np.ndarray, w: np.ndarray) -> str:
-        """The layer's algorithm; ``"auto"``'s choice remembered per window shape.
+    def _correlate(self, lo: int, width: int) -> np.ndarray:
+        """The layer's correlation of the window ``_buf[..., lo : lo + width]`` (already
+        padded), in the compute dtype.
 
-        :func:`~conv1d.algorithms.choose` is a pure function of the shape, and asking it costs
-        more than a small chunk's correlation; autotune's choice is its own business.
+        The algorithm is the layer's (``"auto"``: chosen once per window width; autotune, when
+        on, chooses for itself); small windows run through a :class:`~conv1d.plan.GemmKernel`
+        reading the buffer through a strided view made once per window position.
         """
-        name = self._layer.algorithm
-        if name != "auto" or autotune_enabled():
-            return name
-        key = (window.shape, window.dtype, w.dtype)
-        choice = self._choices.get(key)
-        if choice is None:
-            if len(self._choices) >= MAX_CHOICES:  # chunk lengths that keep changing
-                self._choices.clear()
-            sp = self._inner
-            problem = Problem.of(*F.upcast(window, w), sp.stride, sp.dilation, sp.groups)
-            choice = self._choices[key] = choose(problem)
-        return choice
+        layer = self._layer
+        w = np.asarray(layer.weight)
+        b = None if layer.bias is None else np.asarray(layer.bias)
+        if self._half:
+            w = w.astype(np.float32)
+            b = None if b is None else b.astype(np.float32)
+        name = layer.algorithm
+        inner = self._inner
+        if name == "auto" and autotune_enabled():
+            return F.correlate(self._buf[..., lo : lo + width], w, b, inner, ALGORITHMS["auto"])
+        found = self._windows.get((width, name, b is None))
+        if found is None:
+            found = self._window(width, name, b is None)
+        algo, kernel = found
+        if kernel is not None:
+            src = self._views.get((lo, width))
+            if src is None:
+                if len(self._views) >= MAX_VIEWS:
+                    self._views.clear()
+                src = self._views[(lo, width)] = kernel.source(self._buf, lo)
+            return kernel.forward_from(src, w, b)
+        return forward_with_bias(algo, self._buf[..., lo : lo + width], w, b, inner.stride,
+                                 inner.dilation, inner.groups)
 
-    def _empty(self, like: np.ndarray) -> np.ndarray:
-        return np.empty((like.shape[0], self._spec.out_channels, 0), like.dtype)
+    def _window(self, width: int, name: str, no_bias: bool) -> tuple:
+        """Algorithm and kernel for windows ``width`` samples wide."""
+        if len(self._windows) >= MAX_CHOICES:  # chunk lengths that keep changing
+            self._windows.clear()
+            self._views.clear()
+        sp = self._inner
+        n, c_in = self._batch, sp.in_channels
+        problem = Problem(n, c_in, sp.out_channels, sp.kernel_size, width, sp.stride,
+                          sp.dilation, sp.groups, self._cdtype.name)
+        algo = get_algorithm(_algorithms.choose(problem) if name == "auto" else name, problem)
+        kernel = None
+        if algo is gemm.ALGORITHM and GemmKernel.fits(sp, n, width, self._cdtype):
+            kernel = GemmKernel(sp, n, width, self._cdtype, not no_bias, fuse_bias=False)
+        found = self._windows[(width, name, no_bias)] = (algo, kernel)
+        return found
+
+    def _empty(self) -> np.ndarray:
+        return np.empty((self._batch, self._spec.out_channels, 0), self._cdtype)
 
     def _out(self, y: np.ndarray) -> np.ndarray:
+        if self._half:
+            y = y.astype(self._wdtype)
         if self._last:
             y = y.swapaxes(1, 2)
         return y[0] if self._rank == 2 else y
@@ -312,8 +496,14 @@ class ConvStream(Stream):
 class ElementwiseStream(Stream):
     """Streaming state of a layer that acts on each time step alone (``ReLU``): no delay.
 
-    It runs the module's own ``forward`` on each chunk, leaving what the module remembers for
-    ``backward`` as it was.
+    Parameters
+    ----------
+    module : Module
+        The layer. Without ``fn``, each chunk goes through its own ``forward``, and what the
+        module remembers for ``backward`` is put back as it was.
+    fn : callable, optional
+        What ``forward`` computes, as a pure function of a chunk (nothing remembered): the
+        layer's fast path, when it has one.
 
     Examples
     --------
@@ -324,8 +514,10 @@ class ElementwiseStream(Stream):
     (array([[0., 2.]]), (1, 0))
     """
 
-    def __init__(self, module: Module) -> None:
+    def __init__(self, module: ElementwiseModule,
+                 fn: Callable[[Any], np.ndarray] | None = None) -> None:
         self._module = module
+        self._fn = fn
         self.reset()
 
     def reset(self) -> None:
@@ -336,13 +528,15 @@ class ElementwiseStream(Stream):
     def __call__(self, chunk: Any) -> np.ndarray:
         if self._done:
             raise _finished(self)
-        m = self._module
-        saved = [(name, getattr(m, name, None)) for name in m._transient]
-        try:
-            y = m.forward(chunk)
-        finally:
-            for name, value in saved:
-                setattr(m, name, value)
+        if self._fn is not None:
+            y = self._fn(chunk)
+        else:
+            m = self._module
+            saved = [(name, m.__dict__.get(name)) for name in m._transient]
+            try:
+                y = m.forward(chunk)
+            finally:
+                m.__dict__.update(saved)
         if self._empty is None:
             self._empty = y[..., :0].copy()
         return y
@@ -387,7 +581,7 @@ class SequentialStream(Stream):
             self.stride *= st.stride
 
     @classmethod
-    def of(cls, modules: list[Module]) -> SequentialStream:
+    def of(cls, modules: list[Streamable]) -> SequentialStream:
         """The stream of each module in turn; ``TypeError`` naming the position that can't."""
         streams = []
         for i, m in enumerate(modules):
@@ -435,87 +629,3 @@ class SequentialStream(Stream):
         for st in self._streams[1:]:
             y = np.concatenate((st(y), st.flush()), axis=-1)
         return y
-
-
-def _stack(channels: int, dilations: tuple[int, ...], dtype: Any) -> Module:
-    from .conv import Conv1d
-    from .layers import ReLU
-    from .module import Sequential
-
-    layers: list[Module] = []
-    for i, d in enumerate(dilations):
-        if i:
-            layers.append(ReLU())
-        layers.append(Conv1d(channels, channels, 3, padding="causal", dilation=d, dtype=dtype, rng=i))
-    return Sequential(*layers)
-
-
-def bench_streaming(context: Any = None) -> list[str]:
-    """Per-chunk cost of a streaming stack, beside the offline time for the same signal.
-
-    A stack of 4 causal ``Conv1d(64, 64, 3)`` with dilations 1, 2, 4, 8 and ``ReLU`` between,
-    float32, batch 1, fed 64-sample chunks of a 1 s signal at 48 kHz (0.25 s with ``--quick``).
-    Reports the median and minimum microseconds per chunk, the real-time factor (a chunk's
-    duration over its processing time: above 1 keeps up with the signal) and the offline time.
-
-    Parameters
-    ----------
-    context : conv1d.bench.Context, optional
-        Given by ``conv1d bench --streaming`` (its ``quick`` and ``repeat`` are used); run
-        alone, the defaults: a 1 s signal, 5 passes.
-
-    Returns
-    -------
-    list of str
-        Markdown lines, starting with a ``## `` heading.
-    """
-    from .bench.report import markdown_table, sig
-
-    rate, chunk, channels = 48_000, 64, 64
-    quick = bool(getattr(context, "quick", False))
-    repeat = int(getattr(context, "repeat", 5))
-    length = (rate // 4 if quick else rate) // chunk * chunk
-    net = _stack(channels, (1, 2, 4, 8), np.float32)
-    x = np.random.default_rng(0).standard_normal((1, channels, length)).astype(np.float32)
-    chunks = [x[..., i : i + chunk] for i in range(0, length, chunk)]
-
-    per_chunk: list[float] = []
-    offline: list[float] = []
-    for r in range(repeat + 1):  # the first pass warms up and checks
-        s = net.stream()
-        times, ys = [], []
-        for c in chunks:
-            t0 = time.perf_counter()
-            y = s(c)
-            times.append(time.perf_counter() - t0)
-            ys.append(y)
-        ys.append(s.flush())
-        t0 = time.perf_counter()
-        y_off = net(x)
-        t_off = time.perf_counter() - t0
-        if r == 0:
-            err = float(np.max(np.abs(np.concatenate(ys, axis=-1) - y_off)))
-            continue
-        per_chunk += times
-        offline.append(t_off)
-    med, best = statistics.median(per_chunk), min(per_chunk)
-    off = statistics.median(offline)
-    chunk_s = chunk / rate
-    rows = [
-        ["streaming, per chunk", sig(med * 1e6), sig(best * 1e6), sig(chunk_s / med)],
-        ["offline, whole signal", sig(off * 1e6), sig(min(offline) * 1e6), sig(length / rate / off)],
-        ["offline, per 64 samples", sig(off * 1e6 * chunk / length), "", ""],
-    ]
-    table = markdown_table(["", "median us", "min us", "real-time factor @ 48 kHz"], rows)
-    print(table)
-    return [
-        "## Streaming",
-        "",
-        f"A stack of 4 causal `Conv1d({channels}, {channels}, 3)` (dilations 1, 2, 4, 8, `ReLU` "
-        f"between), float32, batch 1, fed {chunk}-sample chunks of a {length}-sample signal "
-        f"({length / rate:g} s at 48 kHz; a chunk lasts {chunk_s * 1e6:.0f} us), {repeat} passes. "
-        "Real-time factor: the audio's duration over the time spent on it (above 1 keeps up). "
-        f"Largest difference from the offline output: {err:.2g}.",
-        "",
-        table,
-    ]

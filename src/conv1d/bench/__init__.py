@@ -73,7 +73,8 @@ __all__ = ["SECTIONS", "SUITE", "Case", "Context", "Timing", "main", "time_inter
 
 # Optional sections, flag -> "module:function" (see the module docstring).
 SECTIONS: dict[str, str] = {
-    "streaming": "conv1d.stream:bench_streaming",
+    "streaming": "conv1d.bench.latency:bench_streaming",
+    "latency": "conv1d.bench.latency:bench_latency",
     "torch-layer": "conv1d.torch:bench_torch_layer",
     "algorithms": "conv1d.bench.choice:bench_algorithms",
     "transpose": "conv1d.bench.transpose:bench_transpose",
