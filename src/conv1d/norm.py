@@ -25,6 +25,50 @@ def _check_eps(eps: Any) -> Any:
     return eps
 
 
+#: Rows at least this long are summed through BLAS (``matmul`` with ones, ``vecdot``): for
+#: 64,000 float32 in rows of 1,000 that takes 3 us against 10 us for NumPy's pairwise
+#: ``add.reduce``, each row accumulated in float32 over BLAS's 16-64 partial sums. Shorter rows
+#: cost a BLAS call each for little work.
+_BLAS_ROW = 64
+
+
+def _row_sums(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=-1)``: ``(..., K) -> (...)``."""
+    if a.shape[-1] >= _BLAS_ROW:
+        return a @ np.ones(a.shape[-1], a.dtype)
+    return a.sum(axis=-1)
+
+
+def _row_squares(a: np.ndarray) -> np.ndarray:
+    """``(a * a).sum(axis=-1)``: ``(..., K) -> (...)``."""
+    if a.shape[-1] >= _BLAS_ROW:
+        return np.vecdot(a, a)
+    return np.square(a).sum(axis=-1)
+
+
+#: Most elements of each of the two ``(C, L)`` arrays an eval-mode BatchNorm1d keeps (1 MiB in
+#: float32; see ``BatchNorm1d._eval_rows``).
+_ROWS_MAX = 1 << 18
+
+
+def _per_channel(x: np.ndarray, scale: np.ndarray, shift: np.ndarray | None,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """``x * scale + shift`` with ``(C,)`` or ``(N, C)`` factors on ``(N, C, L)`` ``x``: two passes.
+
+    For ``L = 1`` (a 2-D input) on ``(N, C)`` itself, where broadcasting along ``L`` would run
+    NumPy's inner loop once per element.
+    """
+    if x.shape[2] == 1:
+        y = np.multiply(x[:, :, 0], scale, out=None if out is None else out[:, :, 0])
+        if shift is not None:
+            y += shift
+        return y[:, :, None]
+    y = np.multiply(x, scale[..., None], out=out)
+    if shift is not None:
+        y += shift[..., None]
+    return y
+
+
 class _Norm(Module):
     """Shared by both: affine parameters, input layout and the gradient check."""
 
@@ -136,6 +180,8 @@ class BatchNorm1d(_Norm):
     running_var: np.ndarray | None
     num_batches_tracked: np.ndarray | None
 
+    _transient = (*_Norm._transient, "_rows")
+
     def __init__(
         self,
         num_features: int,
@@ -217,28 +263,59 @@ class BatchNorm1d(_Norm):
         x, shape = self._input(input, self.num_features, "num_features")
         n = x.shape[0] * x.shape[2]
         batch = self._uses_batch_stats()
+        eps = x.dtype.type(self.eps)
+        w, b = self._affine()
         if batch:
             if self.training and n <= 1:
                 raise ValueError(
                     f"BatchNorm1d needs more than 1 value per channel when training, got input "
                     f"of shape {shape}"
                 )
-            mean = x.mean(axis=(0, 2))
-            var = np.square(x - mean[:, None]).mean(axis=(0, 2))  # biased: what normalises
+            mean = _row_sums(x).sum(axis=0) / n  # (N, C, L) -> (N, C) -> (C,)
+            centred = x - mean[:, None]
+            var = _row_squares(centred).sum(axis=0) / n  # biased: what normalises
             if self.training and self.running_mean is not None:
                 self._update_running(mean, var, n)
+            invstd = 1 / np.sqrt(var + eps)
+            # (x - mean) * (invstd * weight) + bias, into the centred copy.
+            y = _per_channel(centred, invstd if w is None else invstd * w, b, out=centred)
         else:
             mean = np.asarray(self.running_mean, x.dtype)
-            var = np.asarray(self.running_var, x.dtype)
-        invstd = 1 / np.sqrt(var + x.dtype.type(self.eps))
-        w, b = self._affine()
-        # (N, C, L): one scale and shift per channel, as PyTorch's batch_norm_cpu_transform_input.
-        scale = invstd if w is None else invstd * w
-        shift = -mean * scale if b is None else b - mean * scale
-        y = np.multiply(x, scale[:, None])
-        y += shift[:, None]
-        self._cache, self._out_shape = (x, mean, invstd, batch), shape
+            invstd = 1 / np.sqrt(np.asarray(self.running_var, x.dtype) + eps)
+            # One scale and shift per channel, as PyTorch's batch_norm_cpu_transform_input.
+            scale = invstd if w is None else invstd * w
+            shift = -mean * scale if b is None else b - mean * scale
+            rows = self._eval_rows(x, scale, shift)
+            if rows is None:
+                y = _per_channel(x, scale, shift)
+            else:
+                y = np.multiply(x, rows[0])
+                y += rows[1]
+        # Straight into __dict__: Module.__setattr__'s checks never apply to these caches.
+        self.__dict__.update(_cache=(x, mean, invstd, batch), _out_shape=shape)
         return self._output(y, shape)
+
+    def _eval_rows(self, x: np.ndarray, scale: np.ndarray, shift: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+        """``scale`` and ``shift`` repeated along ``x``'s length, ``(C, L)`` each, or ``None``.
+
+        ``x * scale[:, None]`` runs NumPy's inner loop once per channel, with a stride-0
+        operand: 9.4 us for ``(64, 1000)`` float32 against 4.0 us with a ``(64, 1000)`` operand
+        (NumPy 2.4, x86-64), which takes the contiguous loop in one call. So eval mode keeps
+        the two repeated arrays while ``scale``, ``shift`` (recomputed on each call from the
+        parameters and running statistics, and compared byte for byte) and ``L`` are the same,
+        for C-contiguous ``x`` with ``C * L`` up to ``_ROWS_MAX``.
+        """
+        c, length = x.shape[1:]
+        if length == 1 or c * length > _ROWS_MAX or not x.flags.c_contiguous:
+            return None
+        key = (scale.tobytes(), shift.tobytes(), length)
+        cached = self.__dict__.get("_rows")
+        if cached is None or cached[0] != key:
+            cached = (key, np.repeat(scale[:, None], length, axis=1),
+                      np.repeat(shift[:, None], length, axis=1))
+            self.__dict__["_rows"] = cached
+        return cached[1], cached[2]
 
     def _update_running(self, mean: np.ndarray, var: np.ndarray, n: int) -> None:
         running_mean, running_var = self.running_mean, self.running_var
@@ -393,16 +470,20 @@ class GroupNorm(_Norm):
         """
         x, shape = self._input(input, self.num_channels, "num_channels")
         n, c, length = x.shape
-        xg = x.reshape(n, self.num_groups, -1)  # (N, C, L) -> (N, G, C/G * L)
-        mean = xg.mean(axis=2, keepdims=True)
-        var = np.square(xg - mean).mean(axis=2, keepdims=True)
-        rstd = 1 / np.sqrt(var + x.dtype.type(self.eps))
-        xhat = ((xg - mean) * rstd).reshape(n, c, length)
+        g = self.num_groups
+        xg = x.reshape(n, g, -1)  # (N, C, L) -> (N, G, C/G * L)
+        m = xg.shape[2]
+        mean = _row_sums(xg) / m
+        centred = xg - mean[:, :, None]
+        rstd = 1 / np.sqrt(_row_squares(centred) / m + x.dtype.type(self.eps))
+        # (x - mean) * (rstd * weight) + bias, per sample and channel, into the centred copy.
         w, b = self._affine()
-        y = xhat if w is None else xhat * w[:, None]
-        if b is not None:
-            y = y + b[:, None]
-        self._cache, self._out_shape = (xhat, rstd), shape
+        scale = np.repeat(rstd, c // g, axis=1) if w is None else (
+            rstd[:, :, None] * w.reshape(g, c // g)).reshape(n, c)
+        centred3 = centred.reshape(n, c, length)
+        y = _per_channel(centred3, scale, b, out=centred3)
+        # Backward's normalised input is recomputed from these (no copy kept).
+        self.__dict__.update(_cache=(x, mean, rstd), _out_shape=shape)
         return self._output(y, shape)
 
     def backward(self, grad_output: Any) -> np.ndarray:
@@ -416,16 +497,18 @@ class GroupNorm(_Norm):
         >>> m.backward(np.ones_like(y)).tolist(), m.bias.grad.tolist()
         ([[0.0, 0.0]], [1.0, 1.0])
         """
-        xhat, rstd = remembered(self, self._cache)
+        x, mean, rstd = remembered(self, self._cache)
         gy = self._grad(grad_output)
-        n, c, length = xhat.shape
+        n, c, length = x.shape
+        xhat = ((x.reshape(n, self.num_groups, -1) - mean[:, :, None]) * rstd[:, :, None]
+                ).reshape(n, c, length)
         w, _ = self._affine()
         g = gy if w is None else gy * w[:, None]
         # Per group: dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * weight.
         gg = g.reshape(n, self.num_groups, -1)
         hg = xhat.reshape(n, self.num_groups, -1)
-        gx = rstd * (gg - gg.mean(axis=2, keepdims=True)
-                     - hg * (gg * hg).mean(axis=2, keepdims=True))
+        gx = rstd[:, :, None] * (gg - gg.mean(axis=2, keepdims=True)
+                                 - hg * (gg * hg).mean(axis=2, keepdims=True))
         self._accumulate((gy * xhat).sum(axis=(0, 2)), gy.sum(axis=(0, 2)))
         return self._output(gx.reshape(n, c, length), self._out_shape)
 
