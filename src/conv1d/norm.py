@@ -35,8 +35,8 @@ def _check_eps(eps: Any) -> Any:
     return eps
 
 
-#: Most elements of each of the two ``(C, L)`` arrays an eval-mode BatchNorm1d keeps (1 MiB in
-#: float32; see ``BatchNorm1d._eval_rows``).
+#: Most elements of each ``(C, L)`` array a layer keeps for :meth:`_Norm._rows` (1 MiB in
+#: float32).
 _ROWS_MAX = 1 << 18
 
 
@@ -61,7 +61,7 @@ def _per_channel(x: np.ndarray, scale: np.ndarray, shift: np.ndarray | None,
 class _Norm(Module):
     """Shared by both: affine parameters, input layout and the gradient check."""
 
-    _transient: tuple[str, ...] = ("_cache", "_out_shape")
+    _transient: tuple[str, ...] = ("_cache", "_out_shape", "_repeated")
 
     def _setup(self, channels: int, affine: Any, bias: Any, dtype: Any, data_format: Any) -> None:
         affine = as_bool("affine", affine)
@@ -111,6 +111,30 @@ class _Norm(Module):
 
     def _format_repr(self) -> str:
         return "" if self.data_format == "channels_first" else f", data_format={self.data_format}"
+
+    def _rows(self, factors: tuple[np.ndarray | None, ...], length: int
+              ) -> tuple[np.ndarray | None, ...] | None:
+        """The per-channel ``(C,)`` ``factors`` repeated along the length, ``(C, L)`` each
+        (``None`` stays ``None``), or ``None`` for ``L = 1`` or ``C * L > _ROWS_MAX``.
+
+        ``x * scale[:, None]`` on ``(N, C, L)`` runs NumPy's inner loop once per channel, with
+        a stride-0 operand: 9.4 us for ``(64, 1000)`` float32 against 4.0 us with a
+        ``(64, 1000)`` operand, which takes the contiguous loop in one call (NumPy 2.4,
+        x86-64). So the layer keeps the repeated arrays while the factors (recomputed by the
+        caller on each call, compared here byte for byte) and ``L`` stay the same.
+        """
+        c = self.weight.shape[0] if self.weight is not None else None
+        c = next(len(f) for f in factors if f is not None) if c is None else c
+        if length == 1 or c * length > _ROWS_MAX:
+            return None
+        key = (*(None if f is None else f.tobytes() for f in factors), length)
+        cached = self.__dict__.get("_repeated")
+        if cached is None or cached[0] != key:
+            rows = tuple(None if f is None else np.repeat(f[:, None], length, axis=1)
+                         for f in factors)
+            cached = (key, rows)
+            self.__dict__["_repeated"] = cached
+        return cached[1]
 
 
 class BatchNorm1d(_Norm):
@@ -168,8 +192,6 @@ class BatchNorm1d(_Norm):
     running_mean: np.ndarray | None
     running_var: np.ndarray | None
     num_batches_tracked: np.ndarray | None
-
-    _transient = (*_Norm._transient, "_rows")
 
     def __init__(
         self,
@@ -274,7 +296,7 @@ class BatchNorm1d(_Norm):
             # One scale and shift per channel, as PyTorch's batch_norm_cpu_transform_input.
             scale = invstd if w is None else invstd * w
             shift = -mean * scale if b is None else b - mean * scale
-            rows = self._eval_rows(x, scale, shift)
+            rows = self._rows((scale, shift), x.shape[2]) if x.flags.c_contiguous else None
             if rows is None:
                 y = _per_channel(x, scale, shift)
             else:
@@ -283,28 +305,6 @@ class BatchNorm1d(_Norm):
         # Straight into __dict__: Module.__setattr__'s checks never apply to these caches.
         self.__dict__.update(_cache=(x, mean, invstd, batch), _out_shape=shape)
         return self._output(y, shape)
-
-    def _eval_rows(self, x: np.ndarray, scale: np.ndarray, shift: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray] | None:
-        """``scale`` and ``shift`` repeated along ``x``'s length, ``(C, L)`` each, or ``None``.
-
-        ``x * scale[:, None]`` runs NumPy's inner loop once per channel, with a stride-0
-        operand: 9.4 us for ``(64, 1000)`` float32 against 4.0 us with a ``(64, 1000)`` operand
-        (NumPy 2.4, x86-64), which takes the contiguous loop in one call. So eval mode keeps
-        the two repeated arrays while ``scale``, ``shift`` (recomputed on each call from the
-        parameters and running statistics, and compared byte for byte) and ``L`` are the same,
-        for C-contiguous ``x`` with ``C * L`` up to ``_ROWS_MAX``.
-        """
-        c, length = x.shape[1:]
-        if length == 1 or c * length > _ROWS_MAX or not x.flags.c_contiguous:
-            return None
-        key = (scale.tobytes(), shift.tobytes(), length)
-        cached = self.__dict__.get("_rows")
-        if cached is None or cached[0] != key:
-            cached = (key, np.repeat(scale[:, None], length, axis=1),
-                      np.repeat(shift[:, None], length, axis=1))
-            self.__dict__["_rows"] = cached
-        return cached[1], cached[2]
 
     def _update_running(self, mean: np.ndarray, var: np.ndarray, n: int) -> None:
         running_mean, running_var = self.running_mean, self.running_var
@@ -465,12 +465,23 @@ class GroupNorm(_Norm):
         mean = row_sums(xg) / m
         centred = xg - mean[:, :, None]
         rstd = 1 / np.sqrt(row_squares(centred) / m + x.dtype.type(self.eps))
-        # (x - mean) * (rstd * weight) + bias, per sample and channel, into the centred copy.
         w, b = self._affine()
-        scale = np.repeat(rstd, c // g, axis=1) if w is None else (
-            rstd[:, :, None] * w.reshape(g, c // g)).reshape(n, c)
-        centred3 = centred.reshape(n, c, length)
-        y = _per_channel(centred3, scale, b, out=centred3)
+        rows = self._rows((w, b), length) if w is not None or b is not None else None
+        if rows is None and w is not None:
+            # (x - mean) * (rstd * weight) + bias, per sample and channel, into the centred copy.
+            scale = (rstd[:, :, None] * w.reshape(g, c // g)).reshape(n, c)
+            centred3 = centred.reshape(n, c, length)
+            y = _per_channel(centred3, scale, b, out=centred3)
+        else:  # (x - mean) * rstd per group (rows of C/G * L), then weight and bias per channel
+            centred *= rstd[:, :, None]
+            y = centred.reshape(n, c, length)
+            if rows is not None:
+                if rows[0] is not None:
+                    y *= rows[0]
+                if rows[1] is not None:
+                    y += rows[1]
+            elif b is not None:
+                y += b[:, None]
         # Backward's normalised input is recomputed from these (no copy kept).
         self.__dict__.update(_cache=(x, mean, rstd), _out_shape=shape)
         return self._output(y, shape)
