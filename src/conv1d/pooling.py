@@ -280,7 +280,8 @@ class MaxPool1d(_Pool):
         (NaN propagates) into the result. No padded copy of ``x``.
         """
         k, s, d, length = self._k, self._s, self._d, x.shape[-1]
-        full, part = [], []
+        full: list[tuple[int, int, np.ndarray]] = []
+        part: list[tuple[int, int, np.ndarray]] = []
         for t in range(k):
             o = t * d - self._p  # input position of tap t of window 0
             j0 = max(0, -(o // s))  # the first window whose tap t is inside x
