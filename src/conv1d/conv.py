@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from . import functional as F
 from .module import Module, Parameter
 from .plan import MAX_LAYER_PLANS, ConvPlan
 from .spec import ConvSpec, check_data_format
+
+if TYPE_CHECKING:
+    import dask.array
 
 
 def as_rng(rng: Any) -> np.random.Generator:
@@ -281,23 +285,39 @@ class Conv1d(Module):
         if old is not None:
             old[0].release(old[1])
 
-    def __call__(self, input: Any) -> np.ndarray:
-        """:meth:`forward` (without :class:`~conv1d.Module`'s generic dispatch).
+    if not TYPE_CHECKING:  # type checkers see Module's: ``m(x)`` typed as ``m.forward(x)``
+        def __call__(self, input: Any) -> np.ndarray:
+            """:meth:`forward` (without :class:`~conv1d.Module`'s generic dispatch).
 
-        Examples
-        --------
-        >>> Conv1d(2, 3, 3, rng=0)(np.zeros((2, 10), np.float32)).shape
-        (3, 8)
-        """
-        return self.forward(input)
+            Examples
+            --------
+            >>> Conv1d(2, 3, 3, rng=0)(np.zeros((2, 10), np.float32)).shape
+            (3, 8)
+            """
+            return self.forward(input)
 
-    def forward(self, input: Any) -> np.ndarray:
+    # NumPy in, NumPy out; dask in, dask out (see functional.conv1d).
+    @overload
+    def forward(self, input: np.ndarray | Sequence[Any]) -> np.ndarray: ...
+    @overload
+    def forward(self, input: dask.array.Array) -> dask.array.Array: ...
+
+    def forward(self, input: Any) -> np.ndarray | dask.array.Array:
         """Convolve ``input``, remembering it for :meth:`backward`.
 
         A NumPy input runs the layer's plan for its shape, strides and dtype (see
         :mod:`conv1d.plan`). A ``dask.array.Array`` input gives a lazy ``dask.array.Array``
         (see :mod:`conv1d.dask`); it is not remembered, and :meth:`backward` refuses to run
         after it.
+
+        Examples
+        --------
+        >>> m = Conv1d(16, 33, 3, stride=2, rng=0)
+        >>> y = m.forward(np.ones((20, 16, 50), np.float32))
+        >>> y.shape, y.dtype
+        ((20, 33, 24), dtype('float32'))
+        >>> m.forward(np.ones((16, 50), np.float32)).shape  # unbatched in, unbatched out
+        (33, 24)
         """
         if type(input) is np.ndarray:
             plan = self._plan_for(input)
@@ -350,7 +370,7 @@ class Conv1d(Module):
             gx = F.to_format(grads.input, self.data_format)
             gx = gx[0] if self._unbatched else gx
         self.weight.accumulate(grads.weight)
-        if self.bias is not None:
+        if self.bias is not None and grads.bias is not None:
             self.bias.accumulate(grads.bias)
         return gx
 

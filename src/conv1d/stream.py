@@ -111,9 +111,12 @@ class StreamableConv(Protocol):
 class ElementwiseModule(Protocol):
     """What :class:`ElementwiseStream` needs of its module (``conv1d.ReLU`` has it)."""
 
-    _transient: tuple[str, ...]
+    @property
+    def _transient(self) -> tuple[str, ...]:
+        """Attributes the forward rewrites (kept as they were around a streamed call)."""
+        ...
 
-    def forward(self, x: Any) -> Any: ...
+    def forward(self, x: Any, /) -> Any: ...
 
 
 class Streamable(Protocol):
