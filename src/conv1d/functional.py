@@ -511,7 +511,11 @@ def conv1d_backward(
     return grads._replace(input=gx[0] if unbatched else gx)
 
 
-# The transposed convolution runs the same algorithms through their gradients; its own module.
-from .functional_transpose import conv_transpose1d, conv_transpose1d_backward  # noqa: E402
+# The transposed convolution runs the same algorithms through their gradients, in a module of
+# its own that builds on this one: conv1d.functional_transpose puts its two functions here
+# when imported (the package's __init__ imports it), as torch.nn.functional offers them.
+# Type checkers see them through this import; imports stay a tree.
+if TYPE_CHECKING:
+    from .functional_transpose import conv_transpose1d, conv_transpose1d_backward
 
 __all__ += ["conv_transpose1d", "conv_transpose1d_backward"]
