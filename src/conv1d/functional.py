@@ -71,7 +71,19 @@ def upcast(*arrays: np.ndarray | None) -> list[np.ndarray | None]:
 
 
 class Gradients(NamedTuple):
-    """Gradients of a convolution's loss; ``bias`` is ``None`` when there is no bias."""
+    """Gradients of a convolution's loss; ``bias`` is ``None`` when there is no bias.
+
+    What :func:`conv1d_backward` returns: each gradient has its argument's shape.
+
+    Examples
+    --------
+    >>> g = conv1d_backward(np.ones((1, 2, 3)), np.ones((1, 1, 5)), np.ones((2, 1, 3)))
+    >>> type(g).__name__, g.input.shape, g.weight.shape, g.bias
+    ('Gradients', (1, 1, 5), (2, 1, 3), None)
+    >>> gx, gw, gb = g  # a tuple, unpacked in this order
+    >>> gx[0, 0].tolist()  # how many outputs read each input sample, times 2 channels
+    [2.0, 4.0, 6.0, 4.0, 2.0]
+    """
 
     input: np.ndarray
     weight: np.ndarray
