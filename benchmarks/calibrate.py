@@ -1,7 +1,7 @@
 """Re-measure the cost model's constants on this machine: ``python benchmarks/calibrate.py``.
 
 ``algorithm="auto"`` picks the algorithm whose cost model (``cost(problem)`` in
-``conv1d/algorithms/{__init__,gemm,direct,fft}.py``) predicts the shortest time. Those models
+``conv1d/algorithms/{__init__,gemm,direct,fft,native}.py``) predicts the shortest time. Those models
 are built from named constants (seconds per FLOP, bytes per second, per-call overheads),
 measured once on the development machine. This script measures each of them again, the way its
 comment describes, and prints the value shipped beside the value measured here; copy a value
@@ -43,6 +43,7 @@ ALGORITHMS = "conv1d.algorithms"
 GEMM = "conv1d.algorithms.gemm"
 DIRECT = "conv1d.algorithms.direct"
 FFT = "conv1d.algorithms.fft"
+NATIVE = "conv1d.algorithms.native"
 
 
 @dataclass
@@ -109,13 +110,32 @@ def best_time(fn: Callable[[], object], ctx: Context) -> float:
     return best
 
 
+def _split(name: str) -> tuple[str, str | None]:
+    """``"RATE[avx512]"`` -> ``("RATE", "avx512")``: one entry of a per-level dict constant."""
+    if name.endswith("]"):
+        base, key = name[:-1].split("[")
+        return base, key
+    return name, None
+
+
+def get_constant(module: ModuleType, name: str) -> float:
+    """The value of ``module.name`` (``NAME[key]`` reads one entry of a dict constant)."""
+    base, key = _split(name)
+    value = getattr(module, base)
+    return float(value if key is None else value[key])
+
+
 @contextlib.contextmanager
 def patched(module: ModuleType, values: dict[str, float]) -> Iterator[None]:
     """Set module constants for the duration (the cost models read them at call time)."""
-    saved = {k: getattr(module, k) for k in values}
+    saved = {_split(k)[0]: getattr(module, _split(k)[0]) for k in values}
     try:
         for k, v in values.items():
-            setattr(module, k, v)
+            base, key = _split(k)
+            if key is None:
+                setattr(module, base, v)
+            else:
+                setattr(module, base, {**getattr(module, base), key: v})
         yield
     finally:
         for k, v in saved.items():
@@ -353,6 +373,53 @@ def _fft_float64(ctx: Context) -> float:
                           for f in sizes]))
 
 
+# -------------------------------------------------------------------------------- native
+
+
+def _register_native() -> None:
+    """The native kernels' constants, for the instruction-set level loaded (when built)."""
+    from conv1d.algorithms import native
+
+    if not native.AVAILABLE:
+        return
+    level = native.get_level()
+
+    @constant(NATIVE, "BANDWIDTH")
+    def _native_bandwidth(ctx: Context) -> float:
+        """Filling a new 64 MiB float32 array (quick: 16 MiB): bytes per second (as GEMM's)"""
+        return ctx.measured.get((GEMM, "BANDWIDTH")) or _fill_bandwidth(ctx)
+
+    @constant(NATIVE, "CALL_OVERHEAD_S")
+    def _native_overhead(ctx: Context) -> float:
+        """native forward on (1, 4->8, K=3, L=20): its per-call overhead (fit)"""
+        p = Problem(1, 4, 8, 3, 20)
+        return fit(ctx, NATIVE, "CALL_OVERHEAD_S", p, time_forward(ctx, "native", p))
+
+    @constant(NATIVE, f"DENSE_FLOPS[{level}]")
+    def _native_dense(ctx: Context) -> float:
+        """native forward on resnet1d_ecg (N=8; quick: N=2), the loaded level: FLOP rate (fit)"""
+        p = Problem(2 if ctx.quick else 8, 128, 128, 7, 1006)
+        return fit(ctx, NATIVE, f"DENSE_FLOPS[{level}]", p, time_forward(ctx, "native", p),
+                   inverse=True)
+
+    @constant(NATIVE, f"ROWS_FLOPS[{level}]")
+    def _native_rows(ctx: Context) -> float:
+        """native forward on long_depthwise (1, 64, K=1023; quick: 16 channels): FLOP rate (fit)"""
+        c = 16 if ctx.quick else 64
+        p = Problem(1, c, c, 1023, 16384 + 1022, groups=c)
+        return fit(ctx, NATIVE, f"ROWS_FLOPS[{level}]", p, time_forward(ctx, "native", p),
+                   inverse=True)
+
+    @constant(NATIVE, "FLOAT64_FACTOR")
+    def _native_float64(ctx: Context) -> float:
+        """native forward on (4, 64->64, K=7, L=2006): float64 time / float32 time"""
+        p = Problem(4, 64, 64, 7, 2006)
+        return time_forward(ctx, "native", p, "float64") / time_forward(ctx, "native", p)
+
+
+_register_native()
+
+
 # ----------------------------------------------------------------------------------- main
 
 
@@ -367,7 +434,7 @@ def calibrate(quick: bool = False, only: str = "",
     for c in CONSTANTS:
         if only and only not in f"{c.module}.{c.name}":
             continue
-        shipped = float(getattr(importlib.import_module(c.module), c.name))
+        shipped = get_constant(importlib.import_module(c.module), c.name)
         value = float(c.measure(ctx))
         ctx.measured[(c.module, c.name)] = value
         if report is not None:

@@ -95,7 +95,9 @@ def test_quick_run_prints_shipped_and_measured():
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr
     rows = [line.split() for line in r.stdout.splitlines() if "FLOAT64_FACTOR" in line]
-    assert len(rows) == 3  # gemm, direct, fft
+    from conv1d.algorithms import native
+
+    assert len(rows) == 3 + native.AVAILABLE  # gemm, direct, fft (and native when built)
     for row in rows:
         shipped, measured = float(row[1]), float(row[2])
         assert shipped > 1 and 0 < measured < 20  # a time ratio (noisy on a busy machine)

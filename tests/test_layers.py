@@ -125,7 +125,10 @@ def test_activations_match_torch(case, x):
     gy = np.random.default_rng(1).standard_normal(x.shape).astype(x.dtype)
     yt.backward(torch.from_numpy(gy))
     gx = m.backward(gy)
-    assert_close(y, yt.detach().numpy(), x.dtype, what="output")
+    # PyTorch's float32 GELU rounds 1 + erf, so its error is at the scale of x: below about
+    # -5.5 it gives 0 where ours gives x * Phi(x) (see test_gelu_float32_is_as_accurate_as_torchs).
+    scale = float(np.max(np.abs(x), initial=0)) if name == "GELU" else 0.0
+    assert_close(y, yt.detach().numpy(), x.dtype, scale=scale, what="output")
     # Tanh' and Sigmoid' are 1 - y^2 and (1 - y) y: cancellation, so the scale is gy's.
     assert_close(gx, xt.grad.numpy(), x.dtype, scale=float(np.max(np.abs(gy), initial=0)),
                  what="input gradient")

@@ -25,6 +25,8 @@ __all__ = [
     "check_grad",
     "compute_dtype_of",
     "remembered",
+    "row_squares",
+    "row_sums",
     "select",
 ]
 
@@ -133,3 +135,36 @@ def select(cond: np.ndarray, a: np.ndarray, b: np.ndarray | float) -> np.ndarray
     if np.isfinite(a).all() and np.isfinite(b).all():
         return a * cond + b * ~cond
     return np.where(cond, a, b)
+
+
+#: Rows at least this long are summed through BLAS (``matmul`` with ones, ``vecdot``): for
+#: 64,000 float32 in rows of 1,000 that takes 3 us against 10 us for NumPy's pairwise
+#: ``add.reduce``, each row accumulated in float32 over BLAS's 16-64 partial sums. Shorter rows
+#: cost a BLAS call each for little work.
+_BLAS_ROW = 64
+
+
+def row_sums(a: np.ndarray) -> np.ndarray:
+    """``a.sum(axis=-1)``: ``(..., K) -> (...)``.
+
+    Examples
+    --------
+    >>> row_sums(np.ones((2, 100), np.float32)).tolist()
+    [100.0, 100.0]
+    """
+    if a.shape[-1] >= _BLAS_ROW:
+        return a @ np.ones(a.shape[-1], a.dtype)
+    return a.sum(axis=-1)
+
+
+def row_squares(a: np.ndarray) -> np.ndarray:
+    """``(a * a).sum(axis=-1)``: ``(..., K) -> (...)``.
+
+    Examples
+    --------
+    >>> row_squares(np.full((1, 3), 2.0)).tolist()
+    [12.0]
+    """
+    if a.shape[-1] >= _BLAS_ROW:
+        return np.vecdot(a, a)
+    return np.square(a).sum(axis=-1)

@@ -327,13 +327,13 @@ def grad_weight(
 
 
 # ----------------------------------------------------------------------- cost model
-# Measured on the 2-core dev machine (AMD EPYC with AVX-512), float32, on the suite shapes:
-# one-thread CPU times (time.process_time, robust to the shared machine's load) of
-#   PYTHONPATH=src python /tmp/native_scratch/calib.py   (conv1d.functional.conv1d per algorithm)
-# scaled by 0.7, the ratio of the GEMM model's estimates (2 threads) to the GEMM algorithm's
-# one-thread times on the same cases, so that both models speak in the same seconds. Checked
-# after the last kernel change: on all 11 suite cases "auto" picks the fastest algorithm both
-# forward and forward+backward (native everywhere but long_depthwise and long_dense: fft).
+# Measured on the 2-core dev machine (AMD EPYC with AVX-512), float32, on the suite shapes, with
+# one-thread CPU times of conv1d.functional.conv1d per algorithm scaled by 0.7 (the ratio of the
+# GEMM model's 2-thread estimates to the GEMM algorithm's one-thread times on the same cases), so
+# that both models speak in the same seconds. `python benchmarks/calibrate.py --only native`
+# re-measures each constant below on the current machine (for the level loaded). Checked after
+# the last kernel change: on all 11 suite cases "auto" picks the fastest algorithm both forward
+# and forward+backward (native everywhere but long_depthwise and long_dense: fft).
 
 #: Dense-tile FLOP rate per level in those units: resnet1d_ecg 370, pointwise 400, reflect_pad
 #: 358, wavenet_dilated 477, grouped_g8 478, long_dense 340 G/s at AVX-512 (resnet1d_ecg runs
