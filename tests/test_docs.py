@@ -102,34 +102,7 @@ def public_api_gaps() -> set[str]:
 
 #: What the API lacked when this test was written (issue 12): the list may only shrink. A new
 #: public name needs a numpydoc docstring with an Examples section that runs as a doctest.
-KNOWN_GAPS = {
-    # Merged with the layers (activation, linear, norm, pooling): their owner's to fill. (All
-    # filled in the merged tree today; kept until the layers' rework is merged.)
-    "conv1d.AdaptiveAvgPool1d.backward example",
-    "conv1d.AdaptiveAvgPool1d.forward example",
-    "conv1d.AvgPool1d.backward example",
-    "conv1d.AvgPool1d.forward example",
-    "conv1d.BatchNorm1d.backward example",
-    "conv1d.BatchNorm1d.forward example",
-    "conv1d.BatchNorm1d.reset_parameters example",
-    "conv1d.BatchNorm1d.reset_running_stats example",
-    "conv1d.BatchNorm1d.stream example",
-    "conv1d.Dropout.stream example",
-    "conv1d.Flatten.backward example",
-    "conv1d.Flatten.forward example",
-    "conv1d.GlobalAvgPool1d.backward example",
-    "conv1d.GlobalAvgPool1d.forward example",
-    "conv1d.GroupNorm.backward example",
-    "conv1d.GroupNorm.forward example",
-    "conv1d.GroupNorm.reset_parameters example",
-    "conv1d.Identity.backward example",
-    "conv1d.Identity.forward example",
-    "conv1d.Linear.backward example",
-    "conv1d.Linear.forward example",
-    "conv1d.Linear.reset_parameters example",
-    "conv1d.MaxPool1d.backward example",
-    "conv1d.MaxPool1d.forward example",
-}
+KNOWN_GAPS: set[str] = set()  # all filled
 
 
 def test_public_names_have_docstrings_and_examples():
