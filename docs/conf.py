@@ -68,6 +68,10 @@ API_MODULES = [
     ("conv1d.dask", "conv1d.dask: lazy convolution of Dask arrays"),
     ("conv1d.io", "conv1d.io: safetensors weight files"),
     ("conv1d.torch", "conv1d.torch: the PyTorch layer"),
+    ("conv1d.bench.latency", "conv1d.bench.latency: the cost of a small call and of a chunk"),
+    ("conv1d.bench.choice", "conv1d.bench.choice: does auto pick the fastest algorithm?"),
+    ("conv1d.bench.transpose", "conv1d.bench.transpose: ConvTranspose1d against PyTorch"),
+    ("conv1d.bench.models", "conv1d.bench.models: the example models against PyTorch"),
 ]
 #: The names of the pages whose module has no ``__all__`` or whose ``__all__`` repeats names
 #: documented on another page.
@@ -75,16 +79,20 @@ PAGE_NAMES = {
     "conv1d.algorithms": ["ALGORITHMS", "Algorithm", "Problem", "candidates", "choose",
                           "get_algorithm"],
     "conv1d.conv_transpose": ["ConvTransposeStream"],  # the layer is on the conv1d page
+    # ``conv1d bench``'s extra sections (``conv1d bench --help`` lists them): the functions.
+    "conv1d.bench.latency": ["bench_latency", "bench_streaming"],
+    "conv1d.bench.choice": ["bench_algorithms"],
+    "conv1d.bench.transpose": ["bench_transpose"],
+    "conv1d.bench.models": ["bench_models"],
 }
 
 
 def public_names(module_name: str) -> list[str]:
-    """The names a module's page documents: its ``__all__``, less the submodules and the
-    ``bench_*`` functions (``conv1d bench``'s sections, documented by ``conv1d bench --help``)."""
+    """The names a module's page documents: its ``__all__`` (or its :data:`PAGE_NAMES`), less
+    the submodules."""
     module = importlib.import_module(module_name)
     names = PAGE_NAMES.get(module_name) or list(module.__all__)
-    return [n for n in names
-            if not isinstance(getattr(module, n), type(sys)) and not n.startswith("bench_")]
+    return [n for n in names if not isinstance(getattr(module, n), type(sys))]
 
 
 def write_api_pages() -> None:

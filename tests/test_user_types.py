@@ -43,6 +43,13 @@ USER_CODE = textwrap.dedent("""
         reveal_type(conv1d.ConvTranspose1d(2, 3, 4)(lazy))  # R5
         reveal_type(conv_transpose1d(lazy, np.ones((2, 3, 4))))  # R6
         reveal_type(conv1d.Residual(net).stream())  # R7
+        reveal_type(conv1d.Conv1d(2, 3, 5)(x))  # R8
+        reveal_type(conv1d.Conv1d(2, 3, 5)(lazy))  # R9
+        reveal_type(conv1d.functional.conv1d(x, np.ones((3, 2, 5))))  # R10
+        reveal_type(conv1d.functional.conv1d(lazy, np.ones((3, 2, 5))))  # R11
+        reveal_type(conv1d.Conv1d(2, 3, 5).stream())  # R12
+        reveal_type(conv1d.functional.conv_transpose1d(lazy, np.ones((2, 3, 4))))  # R13
+        reveal_type(conv1d.optim.lr_scheduler.StepLR(conv1d.optim.SGD(net.parameters()), 1))  # R14
         shape: tuple[int, ...] = net[0].weight.shape
         Net()(x, 3)  # E1: scale is keyword-only
 """)
@@ -50,7 +57,8 @@ USER_CODE = textwrap.dedent("""
 #: The marker comment of each revealed line, and what its type must contain.
 EXPECTED = {
     "R1": "tuple[", "R2": "Sequential", "R3": "Stream", "R4": "ndarray", "R5": "Array",
-    "R6": "Array", "R7": "ResidualStream",
+    "R6": "Array", "R7": "ResidualStream", "R8": "ndarray", "R9": "Array", "R10": "ndarray",
+    "R11": "Array", "R12": "ConvStream", "R13": "Array", "R14": "StepLR",
 }
 
 

@@ -6,8 +6,10 @@
 (20, 33, 24)
 """
 
-from . import algorithms, functional, optim
+from . import algorithms, functional, lr_scheduler, optim
 from . import dask as _dask  # noqa: F401  (fills functional's Dask slot; imports no Dask itself)
+from . import dask_transpose as _dask_transpose  # noqa: F401  (the same for functional_transpose)
+from . import graph_stream as _graph_stream  # noqa: F401  (fills Module.stream's slot)
 from .activation import ELU, GELU, Dropout, Flatten, Identity, LeakyReLU, ReLU, Sigmoid, SiLU, Tanh
 from .autotune import autotune  # the function; its module stays importable as conv1d.autotune
 from .conv import Conv1d
@@ -56,6 +58,7 @@ __all__ = [
     "functional",
     "get_num_threads",
     "load",
+    "lr_scheduler",
     "optim",
     "save",
     "set_num_threads",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -11,6 +12,11 @@ from . import functional as F
 from .module import Module, Parameter
 from .plan import MAX_LAYER_PLANS, ConvPlan
 from .spec import ConvSpec, check_data_format
+
+if TYPE_CHECKING:
+    import dask.array
+
+    from .stream import ConvStream
 
 
 def as_rng(rng: Any) -> np.random.Generator:
@@ -152,13 +158,41 @@ class Conv1d(Module):
         )
         self.reset_parameters(gen)
 
-    in_channels = property(lambda self: self.spec.in_channels)
-    out_channels = property(lambda self: self.spec.out_channels)
-    kernel_size = property(lambda self: (self.spec.kernel_size,))
-    stride = property(lambda self: (self.spec.stride,))
-    dilation = property(lambda self: (self.spec.dilation,))
-    groups = property(lambda self: self.spec.groups)
-    padding_mode = property(lambda self: self.spec.padding_mode)
+    # PyTorch's attributes, read from the spec (tuples where PyTorch's are).
+    @property
+    def in_channels(self) -> int:
+        """Channels of the input, ``C_in``."""
+        return self.spec.in_channels
+
+    @property
+    def out_channels(self) -> int:
+        """Channels of the output, ``C_out``."""
+        return self.spec.out_channels
+
+    @property
+    def kernel_size(self) -> tuple[int]:
+        """``(K,)``: taps per filter, as a 1-tuple like PyTorch's."""
+        return (self.spec.kernel_size,)
+
+    @property
+    def stride(self) -> tuple[int]:
+        """``(stride,)``: the step between outputs, as a 1-tuple like PyTorch's."""
+        return (self.spec.stride,)
+
+    @property
+    def dilation(self) -> tuple[int]:
+        """``(dilation,)``: the spacing between taps, as a 1-tuple like PyTorch's."""
+        return (self.spec.dilation,)
+
+    @property
+    def groups(self) -> int:
+        """Blocked connections: input and output channels split into this many groups."""
+        return self.spec.groups
+
+    @property
+    def padding_mode(self) -> str:
+        """What the padded samples hold: ``"zeros"``, ``"reflect"``, ``"replicate"`` or ``"circular"``."""
+        return self.spec.padding_mode
 
     @property
     def padding_amounts(self) -> tuple[int, int]:
@@ -200,8 +234,25 @@ class Conv1d(Module):
         self.spec.check_length(n)
         return self.spec.output_length(n)
 
-    def stream(self) -> Any:
-        """Chunk-by-chunk inference equal to ``forward``: a :class:`conv1d.stream.ConvStream`."""
+    def stream(self) -> ConvStream:
+        """Chunk-by-chunk inference equal to ``forward``: a :class:`conv1d.stream.ConvStream`.
+
+        Raises
+        ------
+        ValueError
+            For ``padding_mode="circular"``, which needs the end of the signal at its start.
+
+        Examples
+        --------
+        >>> m = Conv1d(2, 4, 3, padding="causal", rng=0)
+        >>> s = m.stream()
+        >>> x = np.random.default_rng(0).standard_normal((1, 2, 10)).astype(np.float32)
+        >>> parts = [s(x[..., :3]), s(x[..., 3:4]), s(x[..., 4:]), s.flush()]
+        >>> [p.shape[-1] for p in parts], s.delay  # each output comes with its last input
+        ([3, 1, 6, 0], 0)
+        >>> np.allclose(np.concatenate(parts, axis=-1), m(x), atol=1e-6)
+        True
+        """
         from .stream import ConvStream
 
         return ConvStream(self)
@@ -211,6 +262,17 @@ class Conv1d(Module):
 
         This is PyTorch's default (Kaiming-uniform with ``a = sqrt(5)`` reduces to this bound,
         ``1 / sqrt(fan_in)``), so a layer starts with the output scale PyTorch's would.
+        ``rng``: ``None``, an int seed or a ``numpy.random.Generator``.
+
+        Examples
+        --------
+        >>> m = Conv1d(2, 3, 8, rng=0)  # k = 1 / (2 * 8): bound 0.25
+        >>> m.reset_parameters(rng=1)
+        >>> bool(np.abs(m.weight).max() <= 0.25), bool(np.abs(m.bias).max() <= 0.25)
+        (True, True)
+        >>> m.reset_parameters(rng=1); w = m.weight.copy(); m.reset_parameters(rng=1)
+        >>> bool((m.weight == w).all())  # the same seed draws the same parameters
+        True
         """
         gen = as_rng(rng)
         fan_in = self.spec.in_channels // self.spec.groups * self.spec.kernel_size
@@ -281,23 +343,39 @@ class Conv1d(Module):
         if old is not None:
             old[0].release(old[1])
 
-    def __call__(self, input: Any) -> np.ndarray:
-        """:meth:`forward` (without :class:`~conv1d.Module`'s generic dispatch).
+    if not TYPE_CHECKING:  # type checkers see Module's: ``m(x)`` typed as ``m.forward(x)``
+        def __call__(self, input: Any) -> np.ndarray:
+            """:meth:`forward` (without :class:`~conv1d.Module`'s generic dispatch).
 
-        Examples
-        --------
-        >>> Conv1d(2, 3, 3, rng=0)(np.zeros((2, 10), np.float32)).shape
-        (3, 8)
-        """
-        return self.forward(input)
+            Examples
+            --------
+            >>> Conv1d(2, 3, 3, rng=0)(np.zeros((2, 10), np.float32)).shape
+            (3, 8)
+            """
+            return self.forward(input)
 
-    def forward(self, input: Any) -> np.ndarray:
+    # NumPy in, NumPy out; dask in, dask out (see functional.conv1d).
+    @overload
+    def forward(self, input: np.ndarray | Sequence[Any]) -> np.ndarray: ...
+    @overload
+    def forward(self, input: dask.array.Array) -> dask.array.Array: ...
+
+    def forward(self, input: Any) -> np.ndarray | dask.array.Array:
         """Convolve ``input``, remembering it for :meth:`backward`.
 
         A NumPy input runs the layer's plan for its shape, strides and dtype (see
         :mod:`conv1d.plan`). A ``dask.array.Array`` input gives a lazy ``dask.array.Array``
         (see :mod:`conv1d.dask`); it is not remembered, and :meth:`backward` refuses to run
         after it.
+
+        Examples
+        --------
+        >>> m = Conv1d(16, 33, 3, stride=2, rng=0)
+        >>> y = m.forward(np.ones((20, 16, 50), np.float32))
+        >>> y.shape, y.dtype
+        ((20, 33, 24), dtype('float32'))
+        >>> m.forward(np.ones((16, 50), np.float32)).shape  # unbatched in, unbatched out
+        (33, 24)
         """
         if type(input) is np.ndarray:
             plan = self._plan_for(input)
@@ -329,7 +407,26 @@ class Conv1d(Module):
         return y[0] if unbatched else y
 
     def backward(self, grad_output: Any) -> np.ndarray:
-        """Gradient w.r.t. the last forward's input; adds into ``weight.grad``/``bias.grad``."""
+        """Gradient w.r.t. the last forward's input; adds into ``weight.grad``/``bias.grad``.
+
+        ``grad_output`` (``dloss/doutput``) has the last output's shape; the gradients add up
+        over calls until :meth:`~conv1d.Module.zero_grad`, as PyTorch's do.
+
+        Raises
+        ------
+        RuntimeError
+            Before any forward (or after a forward on a dask array).
+        ValueError
+            If ``grad_output``'s shape is not the last output's.
+
+        Examples
+        --------
+        >>> m = Conv1d(4, 2, 3, rng=0)
+        >>> y = m(np.ones((5, 4, 10), np.float32))
+        >>> gx = m.backward(np.ones_like(y))
+        >>> gx.shape, m.weight.grad.shape, m.bias.grad.tolist()  # the bias's: N * L_out ones
+        ((5, 4, 10), (2, 4, 3), [40.0, 40.0])
+        """
         x = self._input
         if x is None:
             raise RuntimeError(
@@ -350,7 +447,7 @@ class Conv1d(Module):
             gx = F.to_format(grads.input, self.data_format)
             gx = gx[0] if self._unbatched else gx
         self.weight.accumulate(grads.weight)
-        if self.bias is not None:
+        if self.bias is not None and grads.bias is not None:
             self.bias.accumulate(grads.bias)
         return gx
 

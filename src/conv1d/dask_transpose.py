@@ -207,3 +207,9 @@ def conv_transpose1d(
     w, b, spec = FT.check_weights(input.dtype, weight, bias, stride, padding, output_padding,
                                   groups, dilation)
     return forward(input, w, b, spec, algorithm, data_format)
+
+
+# functional_transpose.conv_transpose1d hands Dask input to conv_transpose1d above through this
+# slot (it never imports this module, which builds on it); the package's __init__ imports this
+# module, so it is always set.
+FT.dask_conv_transpose1d = conv_transpose1d

@@ -8,8 +8,8 @@ algorithm's gradients on the padded signal -> the adjoint of the padding.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from .algorithms import Algorithm, Problem, _dtype_name, forward_with_bias, get_
 from .padding import pad, pad_backward
 from .plan import FUNCTIONAL_PLANS, ConvPlan, call_key
 from .spec import ConvSpec, as_groups, check_data_format
+
+if TYPE_CHECKING:
+    import dask.array
 
 __all__ = ["Gradients", "conv1d", "conv1d_backward"]
 
@@ -47,13 +50,40 @@ def bfloat16() -> np.dtype:
     return np.dtype(ml_dtypes.bfloat16)
 
 
+@overload
+def upcast_half(array: np.ndarray) -> np.ndarray: ...
+@overload
+def upcast_half(array: None) -> None: ...
+def upcast_half(array: np.ndarray | None) -> np.ndarray | None:
+    """``array`` cast to float32 if it is float16/bfloat16 (same memory layout), else as given.
+
+    Examples
+    --------
+    >>> upcast_half(np.ones(2, np.float16)).dtype, upcast_half(None)
+    (dtype('float32'), None)
+    """
+    return array.astype(np.float32) if array is not None and is_half(array.dtype) else array
+
+
 def upcast(*arrays: np.ndarray | None) -> list[np.ndarray | None]:
     """The arrays with float16/bfloat16 ones cast to float32 (same memory layout); others as given."""
-    return [a.astype(np.float32) if a is not None and is_half(a.dtype) else a for a in arrays]
+    return [upcast_half(a) for a in arrays]
 
 
 class Gradients(NamedTuple):
-    """Gradients of a convolution's loss; ``bias`` is ``None`` when there is no bias."""
+    """Gradients of a convolution's loss; ``bias`` is ``None`` when there is no bias.
+
+    What :func:`conv1d_backward` returns: each gradient has its argument's shape.
+
+    Examples
+    --------
+    >>> g = conv1d_backward(np.ones((1, 2, 3)), np.ones((1, 1, 5)), np.ones((2, 1, 3)))
+    >>> type(g).__name__, g.input.shape, g.weight.shape, g.bias
+    ('Gradients', (1, 1, 5), (2, 1, 3), None)
+    >>> gx, gw, gb = g  # a tuple, unpacked in this order
+    >>> gx[0, 0].tolist()  # how many outputs read each input sample, times 2 channels
+    [2.0, 4.0, 6.0, 4.0, 2.0]
+    """
 
     input: np.ndarray
     weight: np.ndarray
@@ -219,7 +249,7 @@ def forward(
     dtype once, at the end: the algorithms accumulate in float32 and never see half types.
     """
     out_dtype = x.dtype
-    x, w, b = upcast(x, w, b)
+    x, w, b = upcast_half(x), upcast_half(w), upcast_half(b)
     algo = get_algorithm(algorithm, padded_problem(x, w, spec))
     return correlate(x, w, b, spec, algo).astype(out_dtype, copy=False)
 
@@ -238,7 +268,7 @@ def backward(
     rounded once, at the end, to its argument's dtype (the bias's to the weight's).
     """
     x_dtype, w_dtype = x.dtype, w.dtype
-    gy, x, w = upcast(gy, x, w)
+    gy, x, w = upcast_half(gy), upcast_half(x), upcast_half(w)
     algo = get_algorithm(algorithm, padded_problem(x, w, spec))
     gx, gw, gb = correlate_backward(gy, x, w, has_bias, spec, algo)
     gb = None if gb is None else gb.astype(w_dtype, copy=False)
@@ -301,11 +331,43 @@ def grad_output_batch(grad_output: Any, x: np.ndarray, spec: ConvSpec, unbatched
     """
     gy = as_real_array("grad_output", grad_output)
     c_out, l_out = spec.out_channels, spec.output_length(x.shape[2])
-    expected = (c_out, l_out) if data_format == "channels_first" else (l_out, c_out)
+    expected: tuple[int, ...] = (c_out, l_out) if data_format == "channels_first" else (l_out, c_out)
     expected = expected if unbatched else (x.shape[0], *expected)
     if gy.shape != expected:
         raise ValueError(f"grad_output must have {what} {expected}, got {gy.shape}")
     return to_format(gy[None] if unbatched else gy, data_format).astype(x.dtype, copy=False)
+
+
+# NumPy in, NumPy out; dask in, dask out. The ndarray overload comes first so that it holds
+# where dask is not installed (its Array is then unknown to the type checker).
+@overload
+def conv1d(
+    input: np.ndarray | Sequence[Any],
+    weight: Any,
+    bias: Any = ...,
+    stride: int | tuple[int] = ...,
+    padding: int | tuple[int] | tuple[int, int] | str = ...,
+    dilation: int | tuple[int] = ...,
+    groups: int = ...,
+    padding_mode: str = ...,
+    *,
+    algorithm: str = ...,
+    data_format: str = ...,
+) -> np.ndarray: ...
+@overload
+def conv1d(
+    input: dask.array.Array,
+    weight: Any,
+    bias: Any = ...,
+    stride: int | tuple[int] = ...,
+    padding: int | tuple[int] | tuple[int, int] | str = ...,
+    dilation: int | tuple[int] = ...,
+    groups: int = ...,
+    padding_mode: str = ...,
+    *,
+    algorithm: str = ...,
+    data_format: str = ...,
+) -> dask.array.Array: ...
 
 
 def conv1d(
@@ -320,7 +382,7 @@ def conv1d(
     *,
     algorithm: str = "auto",
     data_format: str = "channels_first",
-) -> np.ndarray:
+) -> np.ndarray | dask.array.Array:
     """1D cross-correlation of ``input`` with ``weight``, as ``torch.nn.functional.conv1d``.
 
     Parameters
@@ -461,7 +523,11 @@ def conv1d_backward(
     return grads._replace(input=gx[0] if unbatched else gx)
 
 
-# The transposed convolution runs the same algorithms through their gradients; its own module.
-from .functional_transpose import conv_transpose1d, conv_transpose1d_backward  # noqa: E402
+# The transposed convolution runs the same algorithms through their gradients, in a module of
+# its own that builds on this one: conv1d.functional_transpose puts its two functions here
+# when imported (the package's __init__ imports it), as torch.nn.functional offers them.
+# Type checkers see them through this import; imports stay a tree.
+if TYPE_CHECKING:
+    from .functional_transpose import conv_transpose1d, conv_transpose1d_backward
 
 __all__ += ["conv_transpose1d", "conv_transpose1d_backward"]

@@ -17,7 +17,7 @@ convolution's :class:`~conv1d.algorithms.Problem`, as for ``Conv1d``) -> crop ->
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
 
@@ -33,6 +33,12 @@ if TYPE_CHECKING:
     import dask.array
 
 __all__ = ["ConvTransposeSpec", "conv_transpose1d", "conv_transpose1d_backward"]
+
+#: :func:`conv1d.dask_transpose.conv_transpose1d`, which takes a Dask ``input`` off
+#: :func:`conv_transpose1d`'s hands. A slot that conv1d.dask_transpose fills when imported (the
+#: package's ``__init__`` imports it), not an import of it, because conv1d.dask_transpose
+#: builds on this module; imports stay a tree.
+dask_conv_transpose1d: Callable[..., Any] | None = None
 
 
 def up(a: np.ndarray) -> np.ndarray:
@@ -453,9 +459,7 @@ def conv_transpose1d(
     >>> conv_transpose1d(x.transpose(0, 2, 1), w, stride=2, data_format="channels_last").shape
     (2, 23, 3)
     """
-    if F.is_dask_array(input):  # lazy, block by block
-        from .dask_transpose import conv_transpose1d as dask_conv_transpose1d
-
+    if F.is_dask_array(input) and dask_conv_transpose1d is not None:  # lazy, block by block
         return dask_conv_transpose1d(input, weight, bias, stride, padding, output_padding,
                                      groups, dilation, algorithm=algorithm,
                                      data_format=data_format)
@@ -508,3 +512,9 @@ def conv_transpose1d_backward(
     grads = backward(gy, x, w, b is not None, spec, algorithm)
     gx = F.to_format(grads.input, data_format)
     return grads._replace(input=gx[0] if unbatched else gx)
+
+
+# conv1d.functional offers these two, as torch.nn.functional does; it cannot import them
+# (this module builds on it), so they are put there from here.
+F.conv_transpose1d = conv_transpose1d
+F.conv_transpose1d_backward = conv_transpose1d_backward

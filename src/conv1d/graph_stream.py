@@ -11,11 +11,26 @@ from typing import Any
 
 import numpy as np
 
+from . import module as _module
 from .module import Module, ModuleList
-from .residual import time_axis
 from .stream import Stream
 
 __all__ = ["ModuleStream", "ResidualStream"]
+
+
+def time_axis(module: Module) -> int:
+    """The time axis of ``module``'s outputs: -2 if a layer inside is channels-last, else -1.
+
+    Examples
+    --------
+    >>> from conv1d import Conv1d, ReLU, Sequential
+    >>> time_axis(Sequential(Conv1d(1, 2, 3), ReLU()))
+    -1
+    >>> time_axis(Conv1d(1, 2, 3, data_format="channels_last"))
+    -2
+    """
+    last = any(getattr(m, "data_format", None) == "channels_last" for m in module.modules())
+    return -2 if last else -1
 
 
 class ResidualStream(Stream):
@@ -457,3 +472,8 @@ class ModuleStream(Stream):
             self._flushing = False
         self._done = True
         return y
+
+
+# Module.stream() makes a ModuleStream through this slot (conv1d.module never imports this
+# module, which builds on it); the package's __init__ imports this module, so it is always set.
+_module.module_stream = ModuleStream

@@ -8,8 +8,10 @@ recursive formulas step for step, so the sequences are PyTorch's to the last bit
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
+from . import optim as _optim
 from .optim import Optimizer, check_number
 
 __all__ = ["CosineAnnealingLR", "LRScheduler", "StepLR"]
@@ -260,3 +262,8 @@ class CosineAnnealingLR(LRScheduler):
                     for b, g in zip(self.base_lrs, groups, strict=True)]
         return [(1 + math.cos(math.pi * t / n)) / (1 + math.cos(math.pi * (t - 1) / n))
                 * (g["lr"] - lo) + lo for g in groups]
+
+
+# ``conv1d.optim.lr_scheduler``, as ``torch.optim.lr_scheduler`` (conv1d.optim cannot import
+# this module, which builds on it).
+_optim.lr_scheduler = sys.modules[__name__]

@@ -19,6 +19,18 @@ _F = TypeVar("_F", covariant=True)
 _T = TypeVar("_T")
 _C = TypeVar("_C", bound="_Container")
 
+#: Makes the stream of a module of your own (:class:`conv1d.graph_stream.ModuleStream`). A slot
+#: that conv1d.graph_stream fills when imported (the package's ``__init__`` imports it), not an
+#: import of it, because conv1d.graph_stream builds on this module; imports stay a tree.
+module_stream: Callable[[Module], Stream] | None = None
+
+
+def _module_stream(module: Module) -> Stream:
+    """``module_stream(module)``: the stream of a module whose own ``forward`` runs per chunk."""
+    if module_stream is None:  # pragma: no cover - conv1d's __init__ imports conv1d.graph_stream
+        raise RuntimeError("streaming a Module needs conv1d.graph_stream: import conv1d first")
+    return module_stream(module)
+
 
 class _HasForward(Protocol[_F]):
     @property
@@ -261,9 +273,7 @@ class Module:
         ((1, 2, 10), True)
         """
         if any(True for _ in self.named_children()):
-            from .graph_stream import ModuleStream
-
-            return ModuleStream(self)
+            return _module_stream(self)
         raise TypeError(
             f"{type(self).__name__} cannot stream: only modules whose output runs along the "
             "input's time axis can (Conv1d, activations, Sequential and Residual stacks of "
@@ -863,9 +873,7 @@ class Sequential(_Container):
         True
         """
         if type(self).forward is not Sequential.forward:
-            from .graph_stream import ModuleStream
-
-            return ModuleStream(self)
+            return _module_stream(self)
         from .stream import SequentialStream
 
         return SequentialStream.of(list(self))

@@ -14,7 +14,7 @@ import copy
 import math
 import numbers
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -511,4 +511,8 @@ class AdamW(Adam):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
 
 
-from . import lr_scheduler  # noqa: E402  (it imports Optimizer from here)
+# ``conv1d.optim.lr_scheduler``, as ``torch.optim.lr_scheduler``: conv1d.lr_scheduler builds on
+# this module, so it puts itself here when imported (the package's __init__ imports it);
+# type checkers see it through this import. Imports stay a tree.
+if TYPE_CHECKING:
+    from . import lr_scheduler

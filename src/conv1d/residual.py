@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from .graph_stream import ResidualStream, time_axis
 from .module import Module
 
-if TYPE_CHECKING:
-    from .graph_stream import ResidualStream
-
-__all__ = ["Residual", "time_axis"]
-
-
-def time_axis(module: Module) -> int:
-    """The time axis of ``module``'s outputs: -2 if a layer inside is channels-last, else -1.
-
-    Examples
-    --------
-    >>> from conv1d import Conv1d, ReLU, Sequential
-    >>> time_axis(Sequential(Conv1d(1, 2, 3), ReLU()))
-    -1
-    >>> time_axis(Conv1d(1, 2, 3, data_format="channels_last"))
-    -2
-    """
-    last = any(getattr(m, "data_format", None) == "channels_last" for m in module.modules())
-    return -2 if last else -1
+__all__ = ["Residual"]
 
 
 class Residual(Module):
@@ -159,8 +142,6 @@ class Residual(Module):
         >>> np.allclose(y, block(x))
         True
         """
-        from .graph_stream import ResidualStream
-
         streams: list[Any] = []
         for name, branch in (("body", self.body), ("shortcut", self.shortcut)):
             if branch is None:

@@ -111,9 +111,12 @@ class StreamableConv(Protocol):
 class ElementwiseModule(Protocol):
     """What :class:`ElementwiseStream` needs of its module (``conv1d.ReLU`` has it)."""
 
-    _transient: tuple[str, ...]
+    @property
+    def _transient(self) -> tuple[str, ...]:
+        """Attributes the forward rewrites (kept as they were around a streamed call)."""
+        ...
 
-    def forward(self, x: Any) -> Any: ...
+    def forward(self, x: Any, /) -> Any: ...
 
 
 class Streamable(Protocol):
@@ -132,18 +135,82 @@ class Stream:
         (see the module's "Latency" section for the two start-up exceptions).
     stride : int
         Input samples per output sample.
+
+    Examples
+    --------
+    Every stream (of a layer, a stack, a module of your own) is used the same way:
+
+    >>> from conv1d import Conv1d, ReLU, Sequential
+    >>> net = Sequential(Conv1d(1, 2, 3, padding="same", rng=0), ReLU())
+    >>> s = net.stream()
+    >>> isinstance(s, Stream), s.delay, s.stride
+    (True, 1, 1)
+    >>> x = np.arange(6.0).reshape(1, 1, 6)
+    >>> y = np.concatenate([s(x[..., :4]), s(x[..., 4:]), s.flush()], axis=-1)
+    >>> y.shape, np.allclose(y, net(x))
+    ((1, 2, 6), True)
     """
 
     delay: int = 0
     stride: int = 1
 
     def __call__(self, chunk: Any) -> np.ndarray:
+        """Feed the signal's next ``chunk``; return the outputs it completes.
+
+        ``chunk`` is ``(N, C_in, T)`` or ``(C_in, T)`` (``(N, T, C_in)`` or ``(T, C_in)`` for a
+        channels-last layer), any ``T`` (0 included), with the first chunk's batch, channels
+        and rank. The result has the layer's output layout and ``n >= 0`` time steps: the
+        outputs whose last input sample (``j * stride + delay``) this chunk brought.
+
+        Raises
+        ------
+        ValueError
+            For a chunk of the wrong shape (the stream is left as it was).
+        RuntimeError
+            After :meth:`flush` (:meth:`reset` starts a new signal).
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> s = Conv1d(1, 1, 3, rng=0).stream()  # "valid": output j needs inputs j .. j + 2
+        >>> [s(np.zeros((1, 1, t))).shape[-1] for t in (1, 1, 1, 5, 0)]
+        [0, 0, 1, 5, 0]
+        """
         raise NotImplementedError
 
     def flush(self) -> np.ndarray:
+        """End the signal: return the outputs still held (those the right padding completes).
+
+        Raises
+        ------
+        ValueError
+            If no chunk came, or the signal was too short for a layer (the stream is left as
+            it was).
+        RuntimeError
+            If the stream was already flushed (:meth:`reset` starts a new signal).
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> s = Conv1d(1, 1, 3, padding=1, rng=0).stream()  # delay 1
+        >>> s(np.ones((1, 1, 4))).shape, s.flush().shape  # the last output needs the padding
+        ((1, 1, 3), (1, 1, 1))
+        """
         raise NotImplementedError
 
     def reset(self) -> None:
+        """Forget the signal (flushed or not): the next chunk starts a new one, of any batch size.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> s = Conv1d(1, 1, 3, rng=0).stream()
+        >>> s(np.ones((2, 1, 5))).shape, s.flush().shape
+        ((2, 1, 3), (2, 1, 0))
+        >>> s.reset()
+        >>> s(np.ones((1, 1, 4))).shape  # a new signal, with another batch size
+        (1, 1, 2)
+        """
         raise NotImplementedError
 
     @property
@@ -152,7 +219,16 @@ class Stream:
         return 0
 
     def output_length(self, length: int) -> int:
-        """Outputs a whole signal of ``length`` samples gives; ``ValueError`` if too short."""
+        """Outputs a whole signal of ``length`` samples gives; ``ValueError`` if too short.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d, ReLU
+        >>> Conv1d(1, 1, 5, stride=2, rng=0).stream().output_length(20)
+        8
+        >>> ReLU().stream().output_length(20)
+        20
+        """
         return length
 
     @property
@@ -237,7 +313,6 @@ class ConvStream(Stream):
         self.reset()
 
     def reset(self) -> None:
-        """Forget the signal: the next chunk starts a new one (and may change batch size)."""
         self._rank: int | None = None  # ndim of the first chunk
         self._batch = 0
         self._fixed: tuple | None = None  # a chunk's shape without its time axis
@@ -252,6 +327,7 @@ class ConvStream(Stream):
 
     @property
     def buffered(self) -> int:
+        """Padded samples held between calls (per batch row and channel)."""
         if self._rank is None:
             return 0
         return self._held if self._padded else self._held - self._spec.pad_left
@@ -262,6 +338,7 @@ class ConvStream(Stream):
 
     @property
     def samples(self) -> int | None:
+        """Input samples of the current signal seen so far; ``None`` before the first chunk."""
         return None if self._rank is None else self._length
 
     # -- chunks in
@@ -341,7 +418,17 @@ class ConvStream(Stream):
         self._views: dict[tuple[int, int], np.ndarray] = {}  # kernels' views of the buffer
 
     def __call__(self, chunk: Any) -> np.ndarray:
-        """The outputs ``chunk`` completes: ``(N, C_out, n)`` or ``(C_out, n)``, ``n >= 0``."""
+        """The outputs ``chunk`` completes: ``(N, C_out, n)`` or ``(C_out, n)``, ``n >= 0``.
+
+        See :meth:`Stream.__call__`.
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> s = Conv1d(2, 3, 5, padding="same", rng=0).stream()  # delay 2
+        >>> [s(np.ones((2, 6), np.float32)).shape, s(np.ones((2, 1), np.float32)).shape]
+        [(3, 4), (3, 1)]
+        """
         if self._done:
             raise _finished(self)
         x = chunk
@@ -381,6 +468,16 @@ class ConvStream(Stream):
             layer gives offline); the stream is left as it was.
         RuntimeError
             If the stream was already flushed (``reset()`` starts a new signal).
+
+        Examples
+        --------
+        >>> from conv1d import Conv1d
+        >>> m = Conv1d(1, 1, 3, padding=(0, 2), padding_mode="replicate", rng=0)
+        >>> s = m.stream()
+        >>> x = np.arange(5.0, dtype=np.float32)[None]
+        >>> head, tail = s(x), s.flush()  # the last two outputs read the right padding
+        >>> head.shape, tail.shape, np.allclose(np.concatenate([head, tail], -1), m(x))
+        ((1, 3), (1, 2), True)
         """
         if self._done:
             raise _finished(self)
@@ -521,7 +618,6 @@ class ElementwiseStream(Stream):
         self.reset()
 
     def reset(self) -> None:
-        """Forget the signal."""
         self._empty: np.ndarray | None = None
         self._done = False
 
@@ -592,12 +688,12 @@ class SequentialStream(Stream):
         return cls(streams)
 
     def reset(self) -> None:
-        """Forget the signal in every layer."""
         for st in self._streams:
             st.reset()
 
     @property
     def buffered(self) -> int:
+        """Time steps held between calls, summed over the layers."""
         return sum(st.buffered for st in self._streams)
 
     def output_length(self, length: int) -> int:
@@ -607,6 +703,7 @@ class SequentialStream(Stream):
 
     @property
     def samples(self) -> int | None:
+        """The first layer's count of input samples (``None`` where it keeps none)."""
         return self._streams[0].samples if self._streams else None
 
     def __call__(self, chunk: Any) -> np.ndarray:

@@ -373,6 +373,16 @@ def bench_torch_layer(context: Any = None, *, steps: int | None = None, batch: i
     -------
     list of str
         Markdown lines, starting with a ``##`` heading.
+
+    Examples
+    --------
+    A section of ``conv1d bench``, after the suite's cases (``--quick``: three small
+    cases and short runs)::
+
+        conv1d bench --quick --torch-layer
+
+    Alone, in Python: ``bench_torch_layer(steps=5)`` prints the rows and returns the
+    markdown.
     """
     from .bench.report import markdown_table, sig
     from .bench.suite import time_interleaved

@@ -19,7 +19,20 @@ from . import reference
 
 @dataclass(frozen=True)
 class Problem:
-    """The shape of one correlation, all :func:`choose` looks at."""
+    """The shape of one correlation, all :func:`choose` looks at.
+
+    ``length`` is the *padded* input's length; ``dtype`` the computation's dtype name.
+
+    Examples
+    --------
+    >>> p = Problem(batch=20, in_channels=16, out_channels=33, kernel_size=3, length=50,
+    ...             stride=2)
+    >>> p.output_length, p.flops  # flops: 2 * N * C_out * (C_in / groups) * K * L_out
+    (24, 1520640)
+    >>> Problem.of(np.zeros((20, 16, 48)), np.zeros((33, 16, 3)), 2, 1, 1, padding=2) == (
+    ...     Problem(20, 16, 33, 3, 50, 2, dtype="float64"))
+    True
+    """
 
     batch: int
     in_channels: int
@@ -39,6 +52,7 @@ class Problem:
 
     @property
     def output_length(self) -> int:
+        """``L_out = (length - dilation * (kernel_size - 1) - 1) // stride + 1``."""
         return (self.length - self.dilation * (self.kernel_size - 1) - 1) // self.stride + 1
 
     @classmethod
@@ -49,6 +63,28 @@ class Problem:
         c_out, _, kernel = w.shape
         return cls(n, c_in, c_out, kernel, length + padding, stride, dilation, groups,
                    _dtype_name(np.result_type(x.dtype, w.dtype)))
+
+
+def _supports_all(problem: Problem) -> str | None:
+    """Default of :attr:`Algorithm.unsupported`: ``None``, the algorithm runs every problem.
+
+    Examples
+    --------
+    >>> _supports_all(Problem(1, 1, 1, 3, 10)) is None
+    True
+    """
+    return None
+
+
+def _no_estimate(problem: Problem) -> float:
+    """Default of :attr:`Algorithm.cost`: ``inf`` seconds, so :func:`choose` never picks it.
+
+    Examples
+    --------
+    >>> _no_estimate(Problem(1, 1, 1, 3, 10))
+    inf
+    """
+    return float("inf")
 
 
 @dataclass(frozen=True)
@@ -69,14 +105,27 @@ class Algorithm:
     unpadded input's gradient) and ``grad_weight(gy, x, kernel, ..., pad_left, pad_right)``.
     With both pads 0 that is the plain padded contract, which such algorithms keep too
     (streaming and the transposed convolution call them with pre-padded arrays).
+
+    Examples
+    --------
+    The registry's entries, and one built from :mod:`conv1d.algorithms.reference`'s functions:
+
+    >>> from conv1d.algorithms import reference
+    >>> ALGORITHMS["gemm"].fuses_bias, ALGORITHMS["gemm"].unsupported(Problem(1, 2, 3, 3, 9))
+    (True, None)
+    >>> mine = Algorithm("mine", reference.forward, reference.grad_input, reference.grad_weight)
+    >>> x, w = np.ones((1, 2, 9)), np.ones((3, 2, 3))
+    >>> y = forward_with_bias(mine, x, w, np.arange(3.0), 1, 1, 1)
+    >>> y.shape, y[:, :, 0].tolist(), mine.cost(Problem.of(x, w, 1, 1, 1))
+    ((1, 3, 7), [[6.0, 7.0, 8.0]], inf)
     """
 
     name: str
     forward: Callable[..., np.ndarray]
     grad_input: Callable[..., np.ndarray]
     grad_weight: Callable[..., np.ndarray]
-    unsupported: Callable[[Problem], str | None] = lambda problem: None
-    cost: Callable[[Problem], float] = lambda problem: float("inf")
+    unsupported: Callable[[Problem], str | None] = _supports_all
+    cost: Callable[[Problem], float] = _no_estimate
     fuses_bias: bool = False
     zero_pads: bool = False
 
@@ -248,6 +297,15 @@ def get_algorithm(name: str, problem: Problem) -> Algorithm:
     ------
     ValueError
         If ``name`` is not registered, or the algorithm cannot run ``problem``.
+
+    Examples
+    --------
+    >>> get_algorithm("fft", Problem(1, 4, 4, kernel_size=255, length=4096)).name
+    'fft'
+    >>> get_algorithm("fast", Problem(1, 4, 4, 3, 10))
+    Traceback (most recent call last):
+    ...
+    ValueError: algorithm must be one of (...), got 'fast'
     """
     if not isinstance(name, str) or name not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {tuple(ALGORITHMS)}, got {name!r}")

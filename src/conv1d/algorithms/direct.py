@@ -236,5 +236,5 @@ def unsupported(problem: Problem) -> str | None:
     return None
 
 
-ALGORITHM = Algorithm("direct", forward, grad_input, grad_weight, unsupported, cost,
+ALGORITHM: Algorithm = Algorithm("direct", forward, grad_input, grad_weight, unsupported, cost,
                       fuses_bias=True)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -223,7 +224,8 @@ def _mix(spec_in, kern):
     return np.ascontiguousarray(z.transpose(3, 0, 2, 4, 1))  # (n, g, o, nb, fh)
 
 
-def _correlate(a, h, groups, phases, out_len, start, out):
+def _correlate(a: np.ndarray, h: np.ndarray, groups: int, phases: _Phases, out_len: int, start: int,
+               out: Callable[[int, int, int, np.ndarray], None]) -> None:
     """Valid multi-channel correlation, the engine of ``forward`` and ``grad_input``.
 
     ``a: (N, groups*Ca, La)`` read as ``Ca * phases.count`` channels per group (phase ``i`` of
@@ -416,7 +418,8 @@ def grad_weight(
     lengths = [phases.length(i, length) for i in range(p)]
     chunks = _chunks(n, (c_out + c_in * p) * f * dtype.itemsize, nb, workers)
 
-    sums = {}  # one running sum per thread: memory does not grow with the number of chunks
+    # One running sum per thread: memory does not grow with the number of chunks.
+    sums: dict[int, np.ndarray] = {}
 
     def work(chunk):
         with np.errstate(all="ignore"):  # overflow only: non-finite inputs were set aside
@@ -450,7 +453,7 @@ def grad_weight(
         return np.matmul(a, b)
 
     _run(chunks, work, workers)
-    acc = sum(sums.values())  # (groups, fh, O_g, C_g*P)
+    acc = functools.reduce(np.add, sums.values())  # (groups, fh, O_g, C_g*P)
     lags = sfft.irfft(acc.transpose(0, 2, 3, 1), f, axis=-1, workers=workers)[..., : m + 1]
     gw = phases.unstuff(lags.reshape(c_out, cg, p, m + 1)).astype(dtype, copy=False)
     if bad is not None:
@@ -565,4 +568,4 @@ def unsupported(problem: Problem) -> str | None:
     return None
 
 
-ALGORITHM = Algorithm("fft", forward, grad_input, grad_weight, unsupported, cost)
+ALGORITHM: Algorithm = Algorithm("fft", forward, grad_input, grad_weight, unsupported, cost)

@@ -243,4 +243,5 @@ def unsupported(problem: Problem) -> str | None:
     return None
 
 
-ALGORITHM = Algorithm("gemm", forward, grad_input, grad_weight, unsupported, cost, fuses_bias=True)
+ALGORITHM: Algorithm = Algorithm("gemm", forward, grad_input, grad_weight, unsupported, cost,
+                                 fuses_bias=True)

@@ -67,7 +67,7 @@ def _load() -> dict[str, ModuleType]:
 
 _LOADED = _load()
 #: Whether the native kernels are built and enabled (else no ``"native"`` registry entry).
-AVAILABLE = bool(_LOADED)
+AVAILABLE: bool = bool(_LOADED)
 _level: str | None = None
 _mod: Any = None
 
@@ -389,5 +389,5 @@ def unsupported(problem: Problem) -> str | None:
     return None
 
 
-ALGORITHM = Algorithm("native", forward, grad_input, grad_weight, unsupported, cost,
+ALGORITHM: Algorithm = Algorithm("native", forward, grad_input, grad_weight, unsupported, cost,
                       fuses_bias=True, zero_pads=True)

@@ -34,7 +34,26 @@ def _call(name: str, arrays: dict[str, np.ndarray], kwargs: dict[str, Any], back
 
 
 def bench_algorithms(context: Any) -> list[str]:
-    """Time each eligible algorithm on each suite case; return the markdown section."""
+    """Time each eligible algorithm on each suite case; return the markdown section.
+
+    Parameters
+    ----------
+    context : conv1d.bench.Context
+        Given by ``conv1d bench --algorithms``: its ``cases`` (or, without them, the suite's,
+        the three quick ones with ``quick``) and ``repeat``.
+
+    Returns
+    -------
+    list of str
+        Markdown lines, starting with a ``##`` heading.
+
+    Examples
+    --------
+    A section of ``conv1d bench``, after the suite's cases (``--quick``: three small
+    cases and short runs)::
+
+        conv1d bench --quick --algorithms
+    """
     cases = context.cases or [c for c in SUITE if not context.quick
                                                 or c.name in QUICK]
     rng = np.random.default_rng(0)

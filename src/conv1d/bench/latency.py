@@ -223,7 +223,16 @@ def bench_latency(context: Any = None) -> list[str]:
     Returns
     -------
     list of str
-        Markdown lines, starting with a ``## `` heading.
+        Markdown lines, starting with a ``##`` heading.
+
+    Examples
+    --------
+    A section of ``conv1d bench``, after the suite's cases (``--quick``: three small
+    cases and short runs)::
+
+        conv1d bench --quick --latency
+
+    Alone, in Python: ``bench_latency()`` prints the rows and returns the markdown.
     """
     torch = getattr(context, "torch", None) if context is not None else _torch()
     repeat = int(getattr(context, "repeat", 5))
@@ -296,7 +305,16 @@ def bench_streaming(context: Any = None) -> list[str]:
     Returns
     -------
     list of str
-        Markdown lines, starting with a ``## `` heading.
+        Markdown lines, starting with a ``##`` heading.
+
+    Examples
+    --------
+    A section of ``conv1d bench``, after the suite's cases (``--quick``: three small
+    cases and short runs)::
+
+        conv1d bench --quick --streaming
+
+    Alone, in Python: ``bench_streaming()`` prints the rows and returns the markdown.
     """
     quick = bool(getattr(context, "quick", False))
     repeat = int(getattr(context, "repeat", 5))

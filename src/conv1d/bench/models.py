@@ -71,6 +71,13 @@ def bench_models(context: Any) -> list[str]:
     -------
     list of str
         Markdown lines, starting with a ``##`` heading.
+
+    Examples
+    --------
+    A section of ``conv1d bench``, after the suite's cases (``--quick``: three small
+    cases and short runs)::
+
+        conv1d bench --quick --models
     """
     from .report import markdown_table, sig
 

@@ -152,6 +152,16 @@ def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: floa
     -------
     list of str
         Markdown lines, starting with a ``##`` heading.
+
+    Examples
+    --------
+    A section of ``conv1d bench``, after the suite's cases (``--quick``: three small
+    cases and short runs)::
+
+        conv1d bench --quick --transpose
+
+    Alone, in Python: ``bench_transpose(repeat=3)`` prints the rows and returns the
+    markdown.
     """
     from ..algorithms import choose
 
