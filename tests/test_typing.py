@@ -21,9 +21,6 @@ def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
 
 
-# The package is not clean yet (issue 12): the remaining errors are in modules being reworked.
-# Drop this mark once `mypy` and `pyright` report no error on the merged tree.
-@pytest.mark.skip(reason="enabled once the merged tree type-checks clean (issue 12)")
 @pytest.mark.parametrize("checker", [["mypy"], ["pyright"]])
 def test_package_type_checks_clean(checker):
     if shutil.which(checker[0]) is None:

@@ -57,7 +57,7 @@ class _Pointwise(Module):
     def _keep(self, x: np.ndarray, y: np.ndarray) -> Any:
         return x
 
-    def _grad(self, kept: Any, gy: np.ndarray) -> np.ndarray:
+    def _grad(self, kept: Any, gy: np.ndarray, /) -> np.ndarray:
         raise NotImplementedError
 
     def _rounded(self, x: np.ndarray) -> np.ndarray:
@@ -282,7 +282,7 @@ def _normal_cdf(x: np.ndarray) -> np.ndarray:
     cancellation in ``1 + erf`` (where PyTorch's float32 result loses all its digits).
     """
     if x.dtype != np.float32:
-        from scipy.special import erf  # type: ignore[import-untyped]  # a dependency; lazily
+        from scipy.special import erf  # a dependency; imported lazily
 
         return 0.5 * (1 + erf(x * _SQRT1_2))
     f = np.float32
