@@ -82,18 +82,19 @@ def _to_tensor_or_none(a: np.ndarray | None) -> torch.Tensor | None:
     return None if a is None else _to_tensor(a)
 
 
-class _Conv1dFunction(torch.autograd.Function):
-    """Forward :func:`conv1d.functional.conv1d`, backward :func:`~conv1d.functional.conv1d_backward`."""
+class _ConvFunction(torch.autograd.Function):
+    """Forward ``ops[0]`` (NumPy in, NumPy out), backward ``ops[1]`` (its ``*_backward``).
+
+    ``ops`` is ``(F.conv1d, F.conv1d_backward)`` or the ``conv_transpose1d`` pair; ``conf`` is
+    the keyword arguments both take.
+    """
 
     @staticmethod
     def forward(ctx: Any, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                stride: Any, padding: Any, dilation: Any, groups: int, padding_mode: str,
-                algorithm: str) -> torch.Tensor:
-        conf = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
-                    padding_mode=padding_mode, algorithm=algorithm)
-        y = F.conv1d(_to_numpy(input), _to_numpy(weight), _to_numpy(bias), **conf)
+                ops: tuple[Any, Any], conf: dict[str, Any]) -> torch.Tensor:
+        y = ops[0](_to_numpy(input), _to_numpy(weight), _to_numpy(bias), **conf)
         ctx.save_for_backward(input, weight, bias)
-        ctx.conf = conf
+        ctx.backward_op, ctx.conf = ops[1], conf
         return _to_tensor(y)
 
     @staticmethod
@@ -103,16 +104,31 @@ class _Conv1dFunction(torch.autograd.Function):
         need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
         gx = gw = gb = None
         if need_input or need_weight:
-            # conv1d_backward computes all three; autograd wants None where none is needed.
-            grads = F.conv1d_backward(_to_numpy(grad_output), _to_numpy(input), _to_numpy(weight),
-                                      _to_numpy(bias), **ctx.conf)
+            # The backward op computes all three; autograd wants None where none is needed.
+            grads = ctx.backward_op(_to_numpy(grad_output), _to_numpy(input), _to_numpy(weight),
+                                    _to_numpy(bias), **ctx.conf)
             gx = _to_tensor_or_none(grads.input) if need_input else None
             gw = _to_tensor(grads.weight) if need_weight else None
             gb = _to_tensor_or_none(grads.bias) if need_bias else None
         elif need_bias:
             # (N, C_out, L_out) -> (C_out,), or (C_out, L_out) -> (C_out,) unbatched.
             gb = grad_output.sum(dim=(0, 2) if grad_output.dim() == 3 else 1)
-        return gx, gw, gb, None, None, None, None, None, None
+        return gx, gw, gb, None, None
+
+
+def _check_tensors(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                   layer: str) -> None:
+    """Raise unless all are CPU tensors of a supported dtype, ``weight``'s and ``bias``'s
+    ``input``'s (as ``torch.nn.<layer>`` requires)."""
+    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
+        if t is not None:
+            _check_tensor(name, t)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != input.dtype:
+            raise TypeError(
+                f"input and {name} must have the same dtype (as torch.nn.{layer} requires), "
+                f"got input {input.dtype} and {name} {t.dtype}"
+            )
 
 
 def conv1d(
@@ -164,17 +180,10 @@ def conv1d(
     >>> y.shape, x.grad.shape, w.grad.shape
     (torch.Size([2, 3, 10]), torch.Size([2, 4, 10]), torch.Size([3, 4, 3]))
     """
-    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
-        if t is not None:
-            _check_tensor(name, t)
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype != input.dtype:
-            raise TypeError(
-                f"input and {name} must have the same dtype (as torch.nn.Conv1d requires), "
-                f"got input {input.dtype} and {name} {t.dtype}"
-            )
-    return _Conv1dFunction.apply(input, weight, bias, stride, padding, dilation, groups,
-                                 padding_mode, algorithm)
+    _check_tensors(input, weight, bias, "Conv1d")
+    conf = dict(stride=stride, padding=padding, dilation=dilation, groups=groups,
+                padding_mode=padding_mode, algorithm=algorithm)
+    return _ConvFunction.apply(input, weight, bias, (F.conv1d, F.conv1d_backward), conf)
 
 
 def _check_algorithm(algorithm: Any) -> str:
@@ -447,37 +456,6 @@ def bench_torch_layer(context: Any = None, *, steps: int | None = None, batch: i
 # ConvTranspose1d
 
 
-class _ConvTranspose1dFunction(torch.autograd.Function):
-    """Forward :func:`conv1d.functional.conv_transpose1d`, backward its ``_backward``."""
-
-    @staticmethod
-    def forward(ctx: Any, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                stride: Any, padding: Any, output_padding: Any, groups: int, dilation: Any,
-                algorithm: str) -> torch.Tensor:
-        conf = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
-                    dilation=dilation, algorithm=algorithm)
-        y = F.conv_transpose1d(_to_numpy(input), _to_numpy(weight), _to_numpy(bias), **conf)
-        ctx.save_for_backward(input, weight, bias)
-        ctx.conf = conf
-        return _to_tensor(y)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_output):  # pyright: ignore[reportIncompatibleMethodOverride]
-        input, weight, bias = ctx.saved_tensors
-        need_input, need_weight, need_bias = ctx.needs_input_grad[:3]
-        gx = gw = gb = None
-        if need_input or need_weight:
-            grads = F.conv_transpose1d_backward(_to_numpy(grad_output), _to_numpy(input),
-                                                _to_numpy(weight), _to_numpy(bias), **ctx.conf)
-            gx = _to_tensor_or_none(grads.input) if need_input else None
-            gw = _to_tensor(grads.weight) if need_weight else None
-            gb = _to_tensor_or_none(grads.bias) if need_bias else None
-        elif need_bias:
-            gb = grad_output.sum(dim=(0, 2) if grad_output.dim() == 3 else 1)
-        return gx, gw, gb, None, None, None, None, None, None
-
-
 def conv_transpose1d(
     input: torch.Tensor,
     weight: torch.Tensor,
@@ -504,17 +482,11 @@ def conv_transpose1d(
     >>> y.shape, x.grad.shape, w.grad.shape
     (torch.Size([2, 3, 22]), torch.Size([2, 4, 10]), torch.Size([4, 3, 5]))
     """
-    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
-        if t is not None:
-            _check_tensor(name, t)
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype != input.dtype:
-            raise TypeError(
-                f"input and {name} must have the same dtype (as torch.nn.ConvTranspose1d "
-                f"requires), got input {input.dtype} and {name} {t.dtype}"
-            )
-    return _ConvTranspose1dFunction.apply(input, weight, bias, stride, padding, output_padding,
-                                          groups, dilation, algorithm)
+    _check_tensors(input, weight, bias, "ConvTranspose1d")
+    conf = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                dilation=dilation, algorithm=algorithm)
+    return _ConvFunction.apply(input, weight, bias,
+                               (F.conv_transpose1d, F.conv_transpose1d_backward), conf)
 
 
 class ConvTranspose1d(torch.nn.ConvTranspose1d):
