@@ -348,6 +348,13 @@ def test_time_interleaved_blocks_follow_an_idle_gap(monkeypatch):
     monkeypatch.setattr(suite, "WAKE_LIMIT", -1.0)
     suite.time_interleaved(fns, repeat=2, gap=0.25, block=4)
     assert events == ["a", "b", "sleep 0.25", "a", "a", "sleep 0.25", "b", "b"]
+    # wake=False, no warm-up: blocks of timed calls straight after the gap (bench/transpose.py
+    # with block=1; the streaming latency blocks with block=calls).
+    events.clear()
+    timings = suite.time_interleaved(fns, repeat=4, warmup=0, gap=0.25, block=2, wake=False)
+    assert events == ["sleep 0.25", "a", "a", "sleep 0.25", "b", "b",
+                      "sleep 0.25", "b", "b", "sleep 0.25", "a", "a"]
+    assert {k: len(t.times) for k, t in timings.items()} == {"a": 4, "b": 4}
 
 
 def test_fma_peak_runs_a_call_per_thread_at_once(monkeypatch):

@@ -27,7 +27,7 @@ from . import functional as F
 from .algorithms import Problem, get_algorithm
 from .functional import Gradients
 from .padding import pad
-from .spec import as_groups, as_int, check_data_format
+from .spec import as_groups, as_int, check_data_format, layer_ints
 
 if TYPE_CHECKING:
     import dask.array
@@ -114,16 +114,8 @@ class ConvTransposeSpec:
         ...
         ValueError: in_channels must be divisible by groups, got 4 and groups=3
         """
-        cin = as_int("in_channels", in_channels, minimum=1)
-        cout = as_int("out_channels", out_channels, minimum=1)
-        k = as_int("kernel_size", kernel_size, minimum=1)
-        s = as_int("stride", stride, minimum=1)
-        d = as_int("dilation", dilation, minimum=1)
-        g = as_groups(groups)
-        if cin % g:
-            raise ValueError(f"in_channels must be divisible by groups, got {cin} and groups={g}")
-        if cout % g:
-            raise ValueError(f"out_channels must be divisible by groups, got {cout} and groups={g}")
+        cin, cout, k, s, d, g = layer_ints(in_channels, out_channels, kernel_size, stride,
+                                           dilation, groups)
         left, right = _as_padding(padding)
         op = as_int("output_padding", output_padding, minimum=0)
         if op >= s and op >= d:

@@ -87,6 +87,38 @@ def as_groups(groups: Any) -> int:
     return as_int("groups", groups, minimum=1)
 
 
+def layer_ints(in_channels: Any, out_channels: Any, kernel_size: Any, stride: Any,
+               dilation: Any, groups: Any) -> tuple[int, int, int, int, int, int]:
+    """Validate a layer's integer arguments; return them as ints, in this order.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument, the value given and what is allowed (channels not divisible by
+        ``groups`` included).
+
+    Examples
+    --------
+    >>> layer_ints(4, 8, (5,), 1, 2, 2)
+    (4, 8, 5, 1, 2, 2)
+    >>> layer_ints(4, 6, 3, 1, 1, 4)
+    Traceback (most recent call last):
+    ...
+    ValueError: out_channels must be divisible by groups, got 6 and groups=4
+    """
+    cin = as_int("in_channels", in_channels, minimum=1)
+    cout = as_int("out_channels", out_channels, minimum=1)
+    k = as_int("kernel_size", kernel_size, minimum=1)
+    s = as_int("stride", stride, minimum=1)
+    d = as_int("dilation", dilation, minimum=1)
+    g = as_groups(groups)
+    if cin % g:
+        raise ValueError(f"in_channels must be divisible by groups, got {cin} and groups={g}")
+    if cout % g:
+        raise ValueError(f"out_channels must be divisible by groups, got {cout} and groups={g}")
+    return cin, cout, k, s, d, g
+
+
 def parse_padding(padding: Any, kernel_size: int, stride: int, dilation: int) -> tuple[int, int]:
     """Turn the ``padding`` argument into ``(left, right)`` sample counts.
 
@@ -179,16 +211,8 @@ class ConvSpec:
         ...
         ValueError: in_channels must be divisible by groups, got 4 and groups=3
         """
-        cin = as_int("in_channels", in_channels, minimum=1)
-        cout = as_int("out_channels", out_channels, minimum=1)
-        k = as_int("kernel_size", kernel_size, minimum=1)
-        s = as_int("stride", stride, minimum=1)
-        d = as_int("dilation", dilation, minimum=1)
-        g = as_groups(groups)
-        if cin % g:
-            raise ValueError(f"in_channels must be divisible by groups, got {cin} and groups={g}")
-        if cout % g:
-            raise ValueError(f"out_channels must be divisible by groups, got {cout} and groups={g}")
+        cin, cout, k, s, d, g = layer_ints(in_channels, out_channels, kernel_size, stride,
+                                           dilation, groups)
         if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
             raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         left, right = parse_padding(padding, k, s, d)

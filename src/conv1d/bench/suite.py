@@ -133,7 +133,8 @@ WAKE_LIMIT = 1.0
 
 def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int = 1,
                      check: Callable[[dict[str, Any]], None] | None = None, *,
-                     gap: float = IDLE_GAP, block: int = BLOCK) -> dict[str, Timing]:
+                     gap: float = IDLE_GAP, block: int = BLOCK, wake: bool = True,
+                     ) -> dict[str, Timing]:
     """Time each of ``fns`` ``repeat`` times, in interleaved blocks, after ``warmup`` calls.
 
     First each function runs ``warmup`` untimed calls in turn; ``check`` receives the
@@ -141,9 +142,12 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int
     to ``block`` calls of one function, back to back, each block after ``gap`` seconds of
     sleep (:data:`IDLE_GAP`: the previous function's worker threads stop spinning) and one
     untimed call (this function's threads wake up; none where a call takes longer than
-    :data:`WAKE_LIMIT`). Blocks take turns between the
+    :data:`WAKE_LIMIT`, or ``wake=False``). Blocks take turns between the
     functions, in reversed order every other round, so that neither always runs on a cache,
-    clock or machine-load state the other left. ``gap=0, block=1`` alternates single calls.
+    clock or machine-load state the other left. ``gap=0, block=1`` alternates single calls;
+    ``time_interleaved(fns, blocks * calls, warmup=0, block=calls, wake=False)`` times
+    ``blocks`` blocks of ``calls`` calls of each function, each block straight after its gap
+    (its first call then pays the wake-up).
     Garbage collection is off while timing (as in :mod:`timeit`), and each result is freed
     after its clock stops.
 
@@ -166,7 +170,7 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int
         del outputs
     times: dict[str, list[float]] = {name: [] for name in fns}
     names = list(fns)
-    wake = {name: gap > 0 and first.get(name, 0.0) <= WAKE_LIMIT for name in names}
+    wake_up = {name: wake and gap > 0 and first.get(name, 0.0) <= WAKE_LIMIT for name in names}
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -174,7 +178,7 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeat: int, warmup: int
             for name in names if r % 2 == 0 else names[::-1]:
                 if gap > 0:
                     time.sleep(gap)
-                if wake[name]:
+                if wake_up[name]:
                     fns[name]()  # untimed: wakes this library's threads; freed at once
                 for _ in range(min(block, repeat - len(times[name]))):
                     t0 = time.perf_counter()

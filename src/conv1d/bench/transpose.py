@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..functional_transpose import ConvTransposeSpec, conv_transpose1d, conv_transpose1d_backward
 from .report import markdown_table, sig
+from .suite import time_interleaved
 
 __all__ = ["CASES", "TransposeCase", "bench_transpose"]
 
@@ -117,20 +117,6 @@ def _check(case: TransposeCase, outputs: dict[str, tuple]) -> float:
     return worst
 
 
-def _time(fns: dict[str, Any], repeat: int, gap: float) -> dict[str, list[float]]:
-    """``repeat`` timed calls of each function, alternating the order, ``gap`` s idle before each."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    for r in range(repeat):
-        for name in names if r % 2 == 0 else names[::-1]:
-            time.sleep(gap)
-            t0 = time.perf_counter()
-            out = fns[name]()
-            times[name].append(time.perf_counter() - t0)
-            del out
-    return times
-
-
 def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: float = GAP_S,
                     cases: tuple[TransposeCase, ...] = CASES) -> list[str]:
     """Time the :data:`CASES` forward and forward+backward against PyTorch.
@@ -186,11 +172,12 @@ def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: floa
             if torch is not None:
                 worst = max(worst, _check(case, warm))
             del warm
-            t = _time(fns, repeat, gap)
-            ours = statistics.median(t["conv1d"])
+            # Single calls alternating, each straight after ``gap`` s idle.
+            t = time_interleaved(fns, repeat, warmup=0, gap=gap, block=1, wake=False)
+            ours = t["conv1d"].median
             row = [case.name, pass_, pick, sig(ours * 1e3)]
             if torch is not None:
-                theirs = statistics.median(t["torch"])
+                theirs = t["torch"].median
                 ratios.append(theirs / ours)
                 row += [sig(theirs * 1e3), sig(theirs / ours)]
             rows.append(row)
