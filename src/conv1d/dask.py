@@ -36,6 +36,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -165,6 +166,71 @@ def _conv_block(
     return F.forward(window, w, b, replace(spec, pad_left=0, pad_right=0), algorithm)
 
 
+def check_input(input: Any) -> None:
+    """Raise unless ``input`` is a Dask array of real numbers with known chunk sizes.
+
+    Raises
+    ------
+    TypeError
+        If ``input`` is not a Dask array of real numbers.
+    ValueError
+        For unknown chunk sizes.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> check_input(da.ones((2, 8), chunks=4))
+    >>> check_input(np.ones((2, 8)))
+    Traceback (most recent call last):
+    ...
+    TypeError: input must be a dask.array.Array, got ndarray
+    """
+    import dask.array as da
+
+    if not isinstance(input, da.Array):
+        raise TypeError(f"input must be a dask.array.Array, got {type(input).__name__}")
+    F.as_real_array("input", np.empty(0, input.dtype))  # the dtype check, on no data
+    if any(math.isnan(c) for c in input.shape):
+        raise ValueError(
+            f"input must have known chunk sizes, got shape {input.shape}; "
+            "call input.compute_chunk_sizes() first"
+        )
+
+
+def block_graph(kind: str, block_fn: Any, args: tuple[Any, ...], x: Any, weight: np.ndarray,
+                bias: np.ndarray | None, blocks: Sequence[Any], widths: tuple[int, ...],
+                out_channels: int, data_format: str, unbatched: bool) -> Any:
+    """The lazy output: one task ``block_fn(weight, bias, *args, block, starts, *pieces)`` per
+    batch chunk of ``x`` (N, C_in, L) and block of ``blocks`` (``widths`` output samples each).
+
+    Each block has the ``sources`` (indices of ``x``'s length chunks) that ``pieces`` are,
+    starting at ``starts``; ``kind`` prefixes the graph's keys. The result is in
+    ``data_format``, unbatched when ``unbatched``.
+    """
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+
+    name = f"{kind}-{tokenize(x, weight, bias, *args)}"
+    wkey, bkey = f"{name}-weight", f"{name}-bias"
+    dsk: dict[Any, Any] = {wkey: weight}
+    if bias is not None:
+        dsk[bkey] = bias
+    starts = np.concatenate([[0], np.cumsum(x.chunks[2])]).tolist()
+    for i in range(len(x.chunks[0])):
+        for j, blk in enumerate(blocks):
+            dsk[(name, i, 0, j)] = (
+                block_fn, wkey, None if bias is None else bkey, *args, blk,
+                [starts[k] for k in blk.sources], *[(x.name, i, 0, k) for k in blk.sources],
+            )
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
+    array: Any = da.Array  # pyright reads Array.__new__ (dask has no stubs) as object's
+    y: Any = array(graph, name, (x.chunks[0], (out_channels,), widths),
+                   meta=np.empty((0, 0, 0), weight.dtype))
+    y = F.to_format(y, data_format)
+    return y[0] if unbatched else y
+
+
 def forward(
     input: dask.array.Array,
     weight: np.ndarray,
@@ -196,18 +262,7 @@ def forward(
     >>> y.shape, y.chunks[-1], float(y[0, 0, 20].compute())
     ((1, 3, 40), (15, 15, 10), 10.0)
     """
-    import dask.array as da
-    from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
-
-    if not isinstance(input, da.Array):
-        raise TypeError(f"input must be a dask.array.Array, got {type(input).__name__}")
-    F.as_real_array("input", np.empty(0, input.dtype))  # the dtype check, on no data
-    if any(math.isnan(c) for c in input.shape):
-        raise ValueError(
-            f"input must have known chunk sizes, got shape {input.shape}; "
-            "call input.compute_chunk_sizes() first"
-        )
+    check_input(input)
     # as_batch and to_format need only what Dask arrays share with ndarrays (ndim, shape,
     # indexing, swapaxes); they are typed for NumPy, so the Dask arrays pass through as Any.
     lazy: Any = input
@@ -227,24 +282,9 @@ def forward(
                 spec.dilation, spec.groups, dtype,
             ))
 
-    token = tokenize(x, weight, bias, spec, algorithm)
-    name, wkey, bkey = f"conv1d-{token}", f"conv1d-weight-{token}", f"conv1d-bias-{token}"
-    dsk: dict[Any, Any] = {wkey: weight}
-    if bias is not None:
-        dsk[bkey] = bias
-    starts = np.concatenate([[0], np.cumsum(x.chunks[2])]).tolist()
-    for i in range(len(x.chunks[0])):
-        for j, blk in enumerate(blocks):
-            dsk[(name, i, 0, j)] = (
-                _conv_block, wkey, None if bias is None else bkey, spec, algorithm, length, blk,
-                [starts[k] for k in blk.sources], *[(x.name, i, 0, k) for k in blk.sources],
-            )
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
-    chunks = (x.chunks[0], (spec.out_channels,), tuple(blk.t1 - blk.t0 for blk in blocks))
-    array: Any = da.Array  # pyright reads Array.__new__ (dask has no stubs) as object's
-    y: Any = array(graph, name, chunks, meta=np.empty((0, 0, 0), weight.dtype))
-    y = F.to_format(y, data_format)
-    return y[0] if unbatched else y
+    widths = tuple(blk.t1 - blk.t0 for blk in blocks)
+    return block_graph("conv1d", _conv_block, (spec, algorithm, length), x, weight, bias, blocks,
+                       widths, spec.out_channels, data_format, unbatched)
 
 
 def conv1d(

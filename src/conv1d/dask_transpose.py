@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ import numpy as np
 from . import functional as F
 from . import functional_transpose as FT
 from .algorithms import get_algorithm
+from .dask import block_graph, check_input
 from .spec import check_data_format
 
 if TYPE_CHECKING:
@@ -128,18 +128,7 @@ def forward(
     >>> y.shape, float(y[0, 0, 30].compute())  # each inner output: 2 taps x 2 channels
     ((1, 3, 62), 4.0)
     """
-    import dask.array as da
-    from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
-
-    if not isinstance(input, da.Array):
-        raise TypeError(f"input must be a dask.array.Array, got {type(input).__name__}")
-    F.as_real_array("input", np.empty(0, input.dtype))
-    if any(math.isnan(c) for c in input.shape):
-        raise ValueError(
-            f"input must have known chunk sizes, got shape {input.shape}; "
-            "call input.compute_chunk_sizes() first"
-        )
+    check_input(input)
     x: Any
     x, unbatched = FT.as_batch(input, spec, data_format)  # type: ignore[arg-type]
     weight, bias = np.array(weight), None if bias is None else np.array(bias)
@@ -150,25 +139,9 @@ def forward(
         for width in {blk.hi - blk.lo for blk in blocks if blk.hi > blk.lo}:
             get_algorithm(algorithm, spec.problem(n, width, dtype))
 
-    token = tokenize(x, weight, bias, spec, algorithm)
-    name = f"conv-transpose1d-{token}"
-    wkey, bkey = f"{name}-weight", f"{name}-bias"
-    dsk: dict[Any, Any] = {wkey: weight}
-    if bias is not None:
-        dsk[bkey] = bias
-    starts = np.concatenate([[0], np.cumsum(x.chunks[2])]).tolist()
-    for i in range(len(x.chunks[0])):
-        for j, blk in enumerate(blocks):
-            dsk[(name, i, 0, j)] = (
-                _block, wkey, None if bias is None else bkey, spec, algorithm, blk,
-                [starts[k] for k in blk.sources], *[(x.name, i, 0, k) for k in blk.sources],
-            )
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[x])
-    chunks = (x.chunks[0], (spec.out_channels,), tuple(blk.j1 - blk.j0 for blk in blocks))
-    array: Any = da.Array  # pyright reads Array.__new__ (dask has no stubs) as object's
-    y: Any = array(graph, name, chunks, meta=np.empty((0, 0, 0), weight.dtype))
-    y = F.to_format(y, data_format)
-    return y[0] if unbatched else y
+    widths = tuple(blk.j1 - blk.j0 for blk in blocks)
+    return block_graph("conv-transpose1d", _block, (spec, algorithm), x, weight, bias, blocks,
+                       widths, spec.out_channels, data_format, unbatched)
 
 
 def conv_transpose1d(
