@@ -30,6 +30,28 @@ def as_rng(rng: Any) -> np.random.Generator:
     raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r}")
 
 
+def init_uniform(weight: np.ndarray, bias: np.ndarray | None, bound: float, rng: Any) -> None:
+    """Fill ``weight`` and ``bias`` (in place) from U(-bound, bound), weight first.
+
+    ``rng``: ``None``, an int seed or a ``numpy.random.Generator``. Half-precision parameters
+    get the float32 draws, rounded: the same seed gives the float32 layer's start.
+
+    Examples
+    --------
+    >>> w, b = np.empty((2, 3), np.float16), np.empty(2, np.float16)
+    >>> init_uniform(w, b, 0.5, rng=0)
+    >>> w2 = np.empty((2, 3), np.float32)
+    >>> init_uniform(w2, None, 0.5, rng=0)
+    >>> bool((w == w2.astype(np.float16)).all()), bool(np.abs(b).max() <= 0.5)
+    (True, True)
+    """
+    gen = as_rng(rng)
+    draw_dtype = np.float64 if weight.dtype == np.float64 else np.float32
+    weight[...] = gen.uniform(-bound, bound, weight.shape).astype(draw_dtype)
+    if bias is not None:
+        bias[...] = gen.uniform(-bound, bound, bias.shape).astype(draw_dtype)
+
+
 def as_param_dtype(dtype: Any) -> np.dtype:
     """The parameters' dtype; the string ``"bfloat16"`` imports ml_dtypes for it."""
     if isinstance(dtype, str) and dtype == "bfloat16":
@@ -274,14 +296,8 @@ class Conv1d(Module):
         >>> bool((m.weight == w).all())  # the same seed draws the same parameters
         True
         """
-        gen = as_rng(rng)
         fan_in = self.spec.in_channels // self.spec.groups * self.spec.kernel_size
-        bound = 1.0 / math.sqrt(fan_in)
-        # Half-precision layers get the float32 layer's draws, rounded: same seed, same start.
-        draw_dtype = np.float64 if self.weight.dtype == np.float64 else np.float32
-        self.weight[...] = gen.uniform(-bound, bound, self.weight.shape).astype(draw_dtype)
-        if self.bias is not None:
-            self.bias[...] = gen.uniform(-bound, bound, self.bias.shape).astype(draw_dtype)
+        init_uniform(self.weight, self.bias, 1.0 / math.sqrt(fan_in), rng)
 
     def _check_parameter(self, name: str, value: Parameter) -> None:
         """A new ``weight`` or ``bias`` must have the layer's shape and a supported dtype."""

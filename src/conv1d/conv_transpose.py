@@ -15,7 +15,7 @@ import numpy as np
 
 from . import functional as F
 from . import functional_transpose as FT
-from .conv import as_param_dtype, as_rng
+from .conv import as_param_dtype, as_rng, init_uniform
 from .module import Module, Parameter
 from .spec import check_data_format
 from .stream import Stream
@@ -184,13 +184,8 @@ class ConvTranspose1d(Module):
         >>> bool((m.weight == before).all()), bool(abs(m.weight).max() <= 1 / np.sqrt(2 * 8))
         (True, True)
         """
-        gen = as_rng(rng)
         fan_in = self.weight.shape[1] * self.spec.kernel_size
-        bound = 1.0 / math.sqrt(fan_in)
-        draw_dtype = np.float64 if self.weight.dtype == np.float64 else np.float32
-        self.weight[...] = gen.uniform(-bound, bound, self.weight.shape).astype(draw_dtype)
-        if self.bias is not None:
-            self.bias[...] = gen.uniform(-bound, bound, self.bias.shape).astype(draw_dtype)
+        init_uniform(self.weight, self.bias, 1.0 / math.sqrt(fan_in), rng)
 
     def _spec_for(self, shape: tuple[int, ...], output_size: Any) -> FT.ConvTransposeSpec:
         """The spec for an input of ``shape`` (already checked) and ``output_size``."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._layer import as_bool, as_input, check_grad, compute_dtype_of, remembered
-from .conv import as_param_dtype, as_rng
+from .conv import as_param_dtype, as_rng, init_uniform
 from .module import Module, Parameter
 from .spec import as_int
 
@@ -81,13 +81,8 @@ class Linear(Module):
         >>> bool(abs(m.weight).max() <= 0.5)
         True
         """
-        gen = as_rng(rng)
         bound = 1.0 / math.sqrt(self.in_features) if self.in_features else 0.0
-        # Half-precision layers get the float32 layer's draws, rounded (as Conv1d).
-        draw_dtype = np.float64 if self.weight.dtype == np.float64 else np.float32
-        self.weight[...] = gen.uniform(-bound, bound, self.weight.shape).astype(draw_dtype)
-        if self.bias is not None:
-            self.bias[...] = gen.uniform(-bound, bound, self.bias.shape).astype(draw_dtype)
+        init_uniform(self.weight, self.bias, bound, rng)
 
     def forward(self, input: Any) -> np.ndarray:
         """``input @ weight.T + bias``, remembering ``input`` for :meth:`backward`.
