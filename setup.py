@@ -12,8 +12,8 @@ from setuptools import Extension, setup
 SOURCES = [f"src/conv1d/_native/{name}.c"
            for name in ("module", "forward", "depthwise", "grad_input", "grad_weight")]
 HEADERS = [f"src/conv1d/_native/{name}.h"
-           for name in ("kernels", "forward_impl", "depthwise_impl", "grad_input_impl",
-                        "grad_weight_impl")]
+           for name in ("kernels", "instantiate", "forward_impl", "depthwise_impl",
+                        "grad_input_impl", "grad_weight_impl")]
 # -ffp-contract=fast: a*b+c becomes one FMA where the level has it (GCC's default in GNU C,
 # but not under -std=c99/c11). No -ffast-math: NaN and Inf must propagate as in the reference.
 COMMON = ["-O3", "-ffp-contract=fast", "-std=gnu11"]

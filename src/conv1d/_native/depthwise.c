@@ -22,22 +22,5 @@ ptrdiff_t depthwise_scratch(ptrdiff_t L_out, ptrdiff_t stride, ptrdiff_t K, ptrd
     return (ptrdiff_t)CB * K * RV * (CONV1D_VEC_BYTES / 4);
 }
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define NAME(f) CAT(f, SUFFIX)
-
-#define T float
-#define V vf32
-#define LN LANES_F32
-#define SUFFIX f32
-#include "depthwise_impl.h"
-#undef T
-#undef V
-#undef LN
-#undef SUFFIX
-
-#define T double
-#define V vf64
-#define LN LANES_F64
-#define SUFFIX f64
-#include "depthwise_impl.h"
+#define CONV1D_IMPL "depthwise_impl.h"
+#include "instantiate.h"

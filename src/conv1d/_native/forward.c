@@ -81,22 +81,5 @@ size_t forward_dense_scratch(ptrdiff_t C_in, ptrdiff_t groups, ptrdiff_t K, ptrd
     return 3 * (size_t)K * sizeof(ptrdiff_t) + (size_t)elems * (size_t)itemsize;
 }
 
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define NAME(f) CAT(f, SUFFIX)
-
-#define T float
-#define V vf32
-#define LN LANES_F32
-#define SUFFIX f32
-#include "forward_impl.h"
-#undef T
-#undef V
-#undef LN
-#undef SUFFIX
-
-#define T double
-#define V vf64
-#define LN LANES_F64
-#define SUFFIX f64
-#include "forward_impl.h"
+#define CONV1D_IMPL "forward_impl.h"
+#include "instantiate.h"

@@ -57,32 +57,5 @@
 /* Phases kept in the tile buffer at once; larger strides write each phase on its own. */
 #define GI_MAX_PHASES 8
 
-static ptrdiff_t gi_gcd(ptrdiff_t a, ptrdiff_t b)
-{
-    while (b) {
-        ptrdiff_t r = a % b;
-        a = b;
-        b = r;
-    }
-    return a;
-}
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define NAME(f) CAT(f, SUFFIX)
-
-#define T float
-#define V vf32
-#define LN LANES_F32
-#define SUFFIX f32
-#include "grad_input_impl.h"
-#undef T
-#undef V
-#undef LN
-#undef SUFFIX
-
-#define T double
-#define V vf64
-#define LN LANES_F64
-#define SUFFIX f64
-#include "grad_input_impl.h"
+#define CONV1D_IMPL "grad_input_impl.h"
+#include "instantiate.h"

@@ -200,7 +200,7 @@ int NAME(grad_input_)(T *gx, const T *gy, const T *w, ptrdiff_t N, ptrdiff_t C_i
         return 0;
     }
     const ptrdiff_t strip_items = (ptrdiff_t)(GI_STRIP_BYTES / sizeof(T));
-    const ptrdiff_t ks = s / gi_gcd(s, d), qs = ks * d / s; /* taps of one phase: k += ks */
+    const ptrdiff_t ks = s / conv1d_gcd(s, d), qs = ks * d / s; /* taps of one phase: k += ks */
     const ptrdiff_t nph = K < ks ? K : ks;                  /* phases that have taps */
     T strip[GI_STRIP_BYTES / sizeof(T)];
     T tmp[GI_TMP_ELEMS];

@@ -49,42 +49,5 @@
 #define GW_SHUFFLE 0
 #endif
 
-static ptrdiff_t gw_gcd(ptrdiff_t a, ptrdiff_t b)
-{
-    while (b) {
-        ptrdiff_t r = a % b;
-        a = b;
-        b = r;
-    }
-    return a;
-}
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define NAME(f) CAT(f, SUFFIX)
-
-/* Integer vectors of the same shape, for the lane masks of partial vectors. */
-typedef int32_t vi32 __attribute__((vector_size(CONV1D_VEC_BYTES)));
-typedef int64_t vi64 __attribute__((vector_size(CONV1D_VEC_BYTES)));
-
-#define T float
-#define V vf32
-#define IT int32_t
-#define VI vi32
-#define LN LANES_F32
-#define SUFFIX f32
-#include "grad_weight_impl.h"
-#undef T
-#undef V
-#undef IT
-#undef VI
-#undef LN
-#undef SUFFIX
-
-#define T double
-#define V vf64
-#define IT int64_t
-#define VI vi64
-#define LN LANES_F64
-#define SUFFIX f64
-#include "grad_weight_impl.h"
+#define CONV1D_IMPL "grad_weight_impl.h"
+#include "instantiate.h"

@@ -207,7 +207,7 @@ int NAME(grad_weight_)(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_
     if (o0 >= o1) return 0;
     memset(gw + o0 * cg * K, 0, (size_t)((o1 - o0) * cg * K) * sizeof(T));
     if (N == 0 || L_out <= 0 || cg == 0 || K == 0) return 0;
-    const ptrdiff_t ks = s / gw_gcd(s, d);  /* taps k and k + ks share a phase */
+    const ptrdiff_t ks = s / conv1d_gcd(s, d);  /* taps k and k + ks share a phase */
     const ptrdiff_t nph = K < ks ? K : ks;   /* phase rows per channel */
     const ptrdiff_t qmax = (K - 1) * d / s;
     const ptrdiff_t cap = (ptrdiff_t)(GW_STRIP_BYTES / sizeof(T));

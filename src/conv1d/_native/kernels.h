@@ -34,6 +34,20 @@ typedef float vf32 __attribute__((vector_size(CONV1D_VEC_BYTES)));
 typedef double vf64 __attribute__((vector_size(CONV1D_VEC_BYTES)));
 #define LANES_F32 (CONV1D_VEC_BYTES / 4)
 #define LANES_F64 (CONV1D_VEC_BYTES / 8)
+/* Integer vectors of the same shape, for the lane masks of partial vectors. */
+typedef int32_t vi32 __attribute__((vector_size(CONV1D_VEC_BYTES)));
+typedef int64_t vi64 __attribute__((vector_size(CONV1D_VEC_BYTES)));
+
+/* Greatest common divisor of two positive sizes (the phases of strided, dilated taps). */
+static inline ptrdiff_t conv1d_gcd(ptrdiff_t a, ptrdiff_t b)
+{
+    while (b) {
+        ptrdiff_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
 
 /* Output channels per register tile of the dense forward kernel: 8 x 3 vectors = 24
  * accumulators when there are 32 vector registers (AVX-512, NEON), 4 x 3 = 12 of 16 otherwise. */
