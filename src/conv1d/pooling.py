@@ -49,6 +49,19 @@ def pool_output_length(length: int, kernel_size: int, stride: int, padding: int,
     return out
 
 
+def _window(kernel_size: Any, stride: Any, padding: Any) -> tuple[int, int, int]:
+    """A pooling window's ``(kernel_size, stride, padding)`` as ints, validated as PyTorch's
+    (``stride`` ``None`` is ``kernel_size``; padding at most half the window)."""
+    k = as_int("kernel_size", kernel_size, minimum=1)
+    s = k if stride is None else as_int("stride", stride, minimum=1)
+    p = as_int("padding", padding, minimum=0)
+    if p > k // 2:
+        raise ValueError(
+            f"padding must be at most half of kernel_size ({k} // 2 = {k // 2}), got {padding!r}"
+        )
+    return k, s, p
+
+
 def _batch(module: Module, input: Any, data_format: str) -> tuple[np.ndarray, bool, np.dtype]:
     """``(N, C, L)`` in the computation's dtype, whether the input was unbatched, its dtype."""
     x = channels_first(module, as_input(input), data_format)
@@ -178,14 +191,8 @@ class MaxPool1d(_Pool):
         *,
         data_format: str = "channels_first",
     ) -> None:
-        k = as_int("kernel_size", kernel_size, minimum=1)
-        s = k if stride is None else as_int("stride", stride, minimum=1)
-        p = as_int("padding", padding, minimum=0)
+        k, s, p = _window(kernel_size, stride, padding)
         d = as_int("dilation", dilation, minimum=1)
-        if p > k // 2:
-            raise ValueError(
-                f"padding must be at most half of kernel_size ({k} // 2 = {k // 2}), got {padding!r}"
-            )
         return_indices = as_bool("return_indices", return_indices)
         ceil_mode = as_bool("ceil_mode", ceil_mode)
         super().__init__(data_format)
@@ -411,13 +418,7 @@ class AvgPool1d(_Pool):
         *,
         data_format: str = "channels_first",
     ) -> None:
-        k = as_int("kernel_size", kernel_size, minimum=1)
-        s = k if stride is None else as_int("stride", stride, minimum=1)
-        p = as_int("padding", padding, minimum=0)
-        if p > k // 2:
-            raise ValueError(
-                f"padding must be at most half of kernel_size ({k} // 2 = {k // 2}), got {padding!r}"
-            )
+        k, s, p = _window(kernel_size, stride, padding)
         ceil_mode = as_bool("ceil_mode", ceil_mode)
         count_include_pad = as_bool("count_include_pad", count_include_pad)
         super().__init__(data_format)
