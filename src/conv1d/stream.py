@@ -51,6 +51,7 @@ import numpy as np
 from . import algorithms as _algorithms
 from . import functional as F
 from .algorithms import ALGORITHMS, Algorithm, Problem, forward_with_bias, gemm, get_algorithm
+from .algorithms import native as _native
 from .autotune import is_enabled as autotune_enabled
 from .padding import edge_indices
 from .plan import GemmKernel
@@ -69,6 +70,8 @@ RING_CHUNKS = 8
 RING_BYTES = 1 << 20
 #: Strided views of the buffer a stream keeps for its GEMM kernels (one per window position).
 MAX_VIEWS = 4 * RING_CHUNKS
+#: The window "kernel" of the native algorithm: its kernels read the state buffer in place.
+_IN_PLACE = "native, in place"
 
 
 class StreamableConv(Protocol):
@@ -229,8 +232,9 @@ class ConvStream(Stream):
         self._need = 0 if left == 0 or mode == "zeros" else left + 1 if mode == "reflect" else 1
         self._tail = 0 if right == 0 or mode == "zeros" else right + 1 if mode == "reflect" else 1
         self._last = layer.data_format == "channels_last"
-        # Per window width, algorithm name and bias-less-ness: (algorithm, GemmKernel or None).
-        self._windows: dict[tuple[int, str, bool], tuple[Algorithm, GemmKernel | None]] = {}
+        # Per window width, algorithm name and bias-less-ness: (algorithm, GemmKernel, or
+        # _IN_PLACE for the native kernels, or None).
+        self._windows: dict[tuple[int, str, bool], tuple[Algorithm, Any]] = {}
         self._buf = np.empty((0, 0, 0))  # (N, C_in, capacity), made by the first chunk
         self.delay = spec.span - 1 - left
         self.stride = spec.stride
@@ -456,6 +460,9 @@ class ConvStream(Stream):
         if found is None:
             found = self._window(width, name, b is None)
         algo, kernel = found
+        if kernel is _IN_PLACE:  # the native kernels read the window where it lies
+            return _native.forward_window(self._buf, lo, (width - inner.span) // inner.stride + 1,
+                                          w, b, inner.stride, inner.dilation, inner.groups)
         if kernel is not None:
             src = self._views.get((lo, width))
             if src is None:
@@ -476,8 +483,10 @@ class ConvStream(Stream):
         problem = Problem(n, c_in, sp.out_channels, sp.kernel_size, width, sp.stride,
                           sp.dilation, sp.groups, self._cdtype.name)
         algo = get_algorithm(_algorithms.choose(problem) if name == "auto" else name, problem)
-        kernel = None
-        if algo is gemm.ALGORITHM and GemmKernel.fits(sp, n, width, self._cdtype):
+        kernel: GemmKernel | str | None = None
+        if algo.name == "native" and _native.AVAILABLE and algo.forward is _native.forward:
+            kernel = _IN_PLACE
+        elif algo is gemm.ALGORITHM and GemmKernel.fits(sp, n, width, self._cdtype):
             kernel = GemmKernel(sp, n, width, self._cdtype, not no_bias, fuse_bias=False)
         found = self._windows[(width, name, no_bias)] = (algo, kernel)
         return found
