@@ -352,7 +352,7 @@ class ConvStream(Stream):
         # One shape and dtype check for chunks like the last one; anything else is checked in
         # full (and raises before the state changes).
         if not (type(x) is np.ndarray and x.dtype is self._dtype
-                and self._fixed_shape(x.shape) == self._fixed):
+                and (x.shape[:-2] + x.shape[-1:] if self._last else x.shape[:-1]) == self._fixed):
             x = self._check(chunk)
             if self._rank is None:
                 self._start_signal(x)
@@ -364,8 +364,10 @@ class ConvStream(Stream):
         if self._last:
             x = x.swapaxes(1, 2)
         t = x.shape[2]
-        self._room(t)
         end = self._off + self._held
+        if end + t > self._buf.shape[2]:
+            self._room(t)
+            end = self._off + self._held
         np.copyto(self._buf[..., end : end + t], x)
         self._held += t
         self._length += t
@@ -513,6 +515,11 @@ class ElementwiseStream(Stream):
     fn : callable, optional
         What ``forward`` computes, as a pure function of a chunk (nothing remembered): the
         layer's fast path, when it has one.
+    into : callable, optional
+        ``into(y)`` writes what ``fn(y)`` returns into ``y`` itself, for a float array ``y``
+        of the layer's output dtype that nobody else holds: a :class:`SequentialStream` hands
+        it the fresh outputs of a :class:`ConvStream` before it (ReLU after a convolution:
+        no allocation, no checks).
 
     Examples
     --------
@@ -524,9 +531,11 @@ class ElementwiseStream(Stream):
     """
 
     def __init__(self, module: ElementwiseModule,
-                 fn: Callable[[Any], np.ndarray] | None = None) -> None:
+                 fn: Callable[[Any], np.ndarray] | None = None, *,
+                 into: Callable[[np.ndarray], Any] | None = None) -> None:
         self._module = module
         self._fn = fn
+        self._into = into
         self.reset()
 
     def reset(self) -> None:
@@ -558,6 +567,15 @@ class ElementwiseStream(Stream):
         self._done = True
         return self._empty
 
+    def _in_place(self, y: np.ndarray) -> np.ndarray:
+        """``self(y)`` written into ``y``, a fresh array from a :class:`ConvStream` (see ``into``)."""
+        if self._done:
+            raise _finished(self)
+        self._into(y)  # type: ignore[misc]
+        if self._empty is None:
+            self._empty = y[..., :0].copy()
+        return y
+
 
 class SequentialStream(Stream):
     """Streaming state of a :class:`~conv1d.Sequential`: its layers' streams in a chain.
@@ -588,6 +606,12 @@ class SequentialStream(Stream):
         for st in self._streams:  # output j of the stack: input j*S + d_1 + s_1*d_2 + ...
             self.delay += self.stride * st.delay
             self.stride *= st.stride
+        # What each chunk goes through: an elementwise layer that can work in place (ReLU)
+        # right after a convolution, whose outputs are fresh arrays, writes into them.
+        self._steps: list[Callable[[Any], Any]] = [
+            st._in_place if (isinstance(st, ElementwiseStream) and st._into is not None and i
+                             and isinstance(self._streams[i - 1], ConvStream)) else st
+            for i, st in enumerate(self._streams)]
 
     @classmethod
     def of(cls, modules: list[Streamable]) -> SequentialStream:
@@ -619,8 +643,8 @@ class SequentialStream(Stream):
         return self._streams[0].samples if self._streams else None
 
     def __call__(self, chunk: Any) -> np.ndarray:
-        for st in self._streams:
-            chunk = st(chunk)
+        for step in self._steps:
+            chunk = step(chunk)
         return chunk
 
     def flush(self) -> np.ndarray:

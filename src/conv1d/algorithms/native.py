@@ -172,10 +172,13 @@ def _initial_level() -> None:
 
 _initial_level()
 
-#: Below this many multiply-adds a call runs on the calling thread: handing shares to the
-#: pool costs ~50-100 us (two ThreadPoolExecutor round trips), ~2M multiply-adds at the
-#: kernels' ~40 GFLOP/s single-thread rate on small shapes.
-PARALLEL_MIN_MACS = 1 << 21
+#: Below this many multiply-adds a call runs on the calling thread. Handing a share to the
+#: pool costs a thread wake-up: 20 us at best, ~80 us median on the 2-core VM (a no-op
+#: ``parallel_map`` of 2 items, 1000 runs), while the dense kernel runs ~110 multiply-adds
+#: per ns on one thread. Measured break-even, (1, 12->32, K=7) on 2 threads against 1:
+#: L=5000 (13M) 146 us against 121, L=10000 (27M) 257 against 238, L=20000 (54M) 335
+#: against 466 (medians). So 2 threads from ~17M on.
+PARALLEL_MIN_MACS = 1 << 24
 
 
 def _lo(length: int, kernel: int, stride: int, dilation: int) -> int:
@@ -323,7 +326,7 @@ def run(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, lo: int, stride: 
     dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
     macs = n * c_out * cg * kernel * lo
     mod = _mod
-    if _use_rows(c_out // groups):
+    if c_out // groups * 2 <= mod.OUT_BLOCK:  # _use_rows
         wc = np.ascontiguousarray(w, dtype)
         if macs < PARALLEL_MIN_MACS:  # one share: on this thread, no pool
             mod.forward_rows(x, wc, b, y, *dims, 0, n, 0, c_out, 0, lo)
