@@ -36,7 +36,9 @@ its own set): concurrent calls never share a buffer, and every output is a fresh
 Exactness
 ---------
 A plan computes what the unplanned path computes, bit for bit: the generic plan calls the
-same data-path function (pad -> correlate -> bias) with the same arrays; :class:`GemmKernel`
+same data-path function (pad -> correlate -> bias) with the same arrays; with the native
+algorithm and zero padding it calls :func:`conv1d.algorithms.native.run`, the function
+``native.forward`` ends in, with the arguments it would work out (its checks done once); :class:`GemmKernel`
 is the ``gemm`` algorithm's single-chunk case (:mod:`conv1d.algorithms.gemm`) with the same
 BLAS products on the same operands, only its buffers and strided views made once.
 ``tests/test_plan.py`` checks both against the unplanned path with ``assert_array_equal``.

@@ -12,9 +12,11 @@ allocated once per signal shape and several chunks long, the padded index of its
 sample and the index of the next output. Each call copies the chunk in after the held
 samples (one shape check for chunks like the last one; anything else is validated in full
 before the state changes), correlates the window of the outputs now complete with no padding
-(the layer's algorithm; a small window through a :class:`~conv1d.plan.GemmKernel` reading the
-buffer by a strided view made once per window position), and drops what no later output
-needs by moving an offset: it keeps the samples from the next window's start on, and the last
+(the layer's algorithm: the native kernels read the window where it lies in the buffer,
+:func:`conv1d.algorithms.native.forward_window`, with the layer's packed weight kept while
+its bytes do not change; a small GEMM window goes through a :class:`~conv1d.plan.GemmKernel`
+reading the buffer by a strided view made once per window position), and drops what no later
+output needs by moving an offset: it keeps the samples from the next window's start on, and the last
 samples the right padding copies (``pad_right + 1`` for ``reflect``, one for ``replicate``).
 So it holds at most ``max(span - 1, pad_left, pad_right + 1)`` samples per row, whatever the
 signal's length; they move to the buffer's front only when its end is reached, once every
@@ -25,7 +27,13 @@ built once enough samples have arrived: at once for ``zeros``, with the first sa
 end of the signal into its start and cannot stream.
 
 Each layer makes its own stream (``Conv1d.stream()``, ``ReLU.stream()``, ...): this module
-imports none of them.
+imports none of them. In a stack, an elementwise layer that can work in place (``ReLU``)
+right after a convolution writes into that convolution's fresh output instead of allocating
+its own (see :class:`ElementwiseStream`'s ``into``); a chunk of the caller's is never written.
+
+Cost per chunk (``conv1d bench --latency``: 4 causal ``Conv1d(64, 64, 3)``, ReLU between,
+64-sample float32 chunks, 2-core machine): ~8.5 us per layer in the kernel, ~2 us comparing
+the weight's bytes with the packed copy's, ~3 us of Python around it; ReLU in place ~1.5 us.
 
 Latency
 -------

@@ -18,7 +18,13 @@ algorithm takes the *unpadded* input plus ``pad_left``/``pad_right`` for zero pa
   forces a level, and :func:`set_level` switches at run time.
 * **Threads.** Work is split over samples (or output positions / channels when the batch does
   not divide evenly) into one share per :data:`conv1d.threads.workers` thread; the kernels
-  release the GIL. Small calls run inline.
+  release the GIL. Calls below :data:`PARALLEL_MIN_MACS` run inline (a thread hand-off costs
+  more than it saves there).
+* **Packed weights.** The dense kernel reads the weight packed in register-tile order; the
+  packing of a small weight is kept and reused while the weight's bytes are unchanged
+  (:data:`PACK_CACHE`), so a layer called again, or a stream's next chunk, skips it.
+* **Windows.** :func:`forward_window` reads a window of a longer buffer in place (a
+  stream's state) and :func:`run` skips the checks a plan has done once.
 """
 
 from __future__ import annotations
