@@ -244,6 +244,7 @@ class ConvStream(Stream):
         # _IN_PLACE for the native kernels, or None).
         self._windows: dict[tuple[int, str, bool], tuple[Algorithm, Any]] = {}
         self._buf = np.empty((0, 0, 0))  # (N, C_in, capacity), made by the first chunk
+        self._span, self._stride = spec.span, spec.stride  # (the public ones are for reading)
         self.delay = spec.span - 1 - left
         self.stride = spec.stride
         self.reset()
@@ -431,13 +432,12 @@ class ConvStream(Stream):
 
     def _run(self) -> np.ndarray:
         """Convolve every complete window of the buffer; keep only what later outputs need."""
-        spec, s, held = self._spec, self._spec.stride, self._held
+        s, held, span = self._stride, self._held, self._span
         end = self._start + held
         first = self._next * s  # padded index where the next output's window starts
-        span = spec.span
         if end - first >= span:
             n = (end - first - span) // s + 1
-            y = self._correlate(self._off + first - self._start, (n - 1) * s + span)
+            y = self._correlate(self._off + first - self._start, (n - 1) * s + span, n)
             self._next += n
         else:
             y = self._empty()
@@ -448,9 +448,9 @@ class ConvStream(Stream):
             self._start += keep
         return y
 
-    def _correlate(self, lo: int, width: int) -> np.ndarray:
+    def _correlate(self, lo: int, width: int, n: int) -> np.ndarray:
         """The layer's correlation of the window ``_buf[..., lo : lo + width]`` (already
-        padded), in the compute dtype.
+        padded; ``n`` outputs), in the compute dtype.
 
         The algorithm is the layer's (``"auto"``: chosen once per window width; autotune, when
         on, chooses for itself); small windows run through a :class:`~conv1d.plan.GemmKernel`
@@ -471,8 +471,8 @@ class ConvStream(Stream):
             found = self._window(width, name, b is None)
         algo, kernel = found
         if kernel is _IN_PLACE:  # the native kernels read the window where it lies
-            return _native.forward_window(self._buf, lo, (width - inner.span) // inner.stride + 1,
-                                          w, b, inner.stride, inner.dilation, inner.groups)
+            return _native.forward_window(self._buf, lo, n, w, b, inner.stride, inner.dilation,
+                                          inner.groups)
         if kernel is not None:
             src = self._views.get((lo, width))
             if src is None:
