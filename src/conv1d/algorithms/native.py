@@ -224,7 +224,7 @@ def _check(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int
 
 
 #: Packed weights kept between calls (see :func:`_packed`), and the largest weight whose packing
-#: is kept: at most ``PACK_CACHE * 2 * PACK_MAX_BYTES`` (8 MiB, plus the padding of the last
+#: is kept: at most ``PACK_CACHE * 2 * PACK_MAX_BYTES`` (4 MiB, plus the padding of the last
 #: ``OUT_BLOCK``) held. Packing a (64, 64, 3) float32 weight costs 7-9 us, comparing its bytes
 #: with the kept ones ~1 us; a 128 KiB weight's call does >= 30k multiply-adds per weight
 #: element's ~1 ns of packing beyond that, so larger weights are packed afresh.
