@@ -119,8 +119,9 @@ def test_empty_batch_and_empty_output():
 
 @needs_native
 @pytest.mark.parametrize("groups, cout", [(1, 64), (64, 64), (8, 32)])
-def test_threads_split_without_changing_a_bit(groups, cout, restore_threads):
+def test_threads_split_without_changing_a_bit(groups, cout, restore_threads, monkeypatch):
     """Shares over samples or positions give bit-identical results to one thread."""
+    monkeypatch.setattr(native, "PARALLEL_MIN_MACS", 0)  # every case splits
     rng = np.random.default_rng(4)
     for n in (1, 3, 4):  # one sample (position split), odd (position split), even (samples)
         x = rng.standard_normal((n, 64, 3001)).astype(np.float32)

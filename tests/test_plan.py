@@ -463,3 +463,61 @@ def test_backward_reuses_only_the_last_forwards_columns():
     assert m._cols is not None
     m(x1.tolist())  # the unplanned path gives back what a planned forward kept
     assert "_cols" not in m.__dict__ and len(kernel._free) == 1
+
+
+# ---------------------------------------------------------------------------------------
+# the native kernels' packed weights and the thread pool's hand-off
+
+
+@pytest.mark.skipif("native" not in ALGORITHMS, reason="native kernels not built")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_native_packed_weights_follow_in_place_updates(dtype):
+    """The dense kernel's packed weight is kept between calls and reused only while the weight
+    holds the bytes it was packed from: each result equals the one from a fresh copy of the
+    weight (packed afresh), bit for bit."""
+    rng = np.random.default_rng(30)
+    m = conv1d.Conv1d(16, 24, 3, padding=1, algorithm="native", dtype=dtype, rng=0)  # dense
+    x = rng.standard_normal((1, 16, 50)).astype(dtype)
+    w2 = rng.standard_normal((24, 16, 3)).astype(dtype)
+
+    def fresh(w, b):
+        return unplanned_forward(x, w.copy(), None if b is None else b.copy(), "native", padding=1)
+
+    for step in range(4):
+        assert_same(m(x), fresh(np.asarray(m.weight), np.asarray(m.bias)))
+        if step == 0:
+            m.weight *= -1  # an optimiser's in-place step
+        elif step == 1:
+            m.weight[3, 2, 1] = 7  # one element
+        elif step == 2:
+            m.weight[...] = w2
+    # Two weights of one shape taking turns through the functional call.
+    w1 = np.asarray(m.weight)
+    for w in (w1, w2, w1, w2):
+        assert_same(F.conv1d(x, w, padding=1, algorithm="native"), fresh(w, None))
+
+
+@pytest.fixture
+def two_threads():
+    before = conv1d.get_num_threads()
+    conv1d.set_num_threads(2)
+    yield
+    conv1d.set_num_threads(before)
+
+
+def test_parallel_map_runs_the_first_item_inline_in_order_and_raises_after_all_finish(
+        two_threads):
+    caller = threading.get_ident()
+    where = conv1d.threads.parallel_map(lambda i: (i, threading.get_ident()), [0, 1])
+    assert [i for i, _ in where] == [0, 1] and where[0][1] == caller and where[1][1] != caller
+    assert conv1d.threads.parallel_map(lambda i: i * i, range(5)) == [0, 1, 4, 9, 16]
+    done = []
+
+    def work(i):
+        if i == 0:
+            raise ValueError("first share")
+        done.append(i)
+
+    with pytest.raises(ValueError, match="first share"):
+        conv1d.threads.parallel_map(work, [0, 1])
+    assert done == [1]  # the pool's share finished before the error came out

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from conv1d import Conv1d, GlobalAvgPool1d, ReLU, Sequential
 from conv1d import functional as F
+from conv1d.algorithms import native
 from tests.oracle import check, tolerance
 from tests.strategies import conv_cases
 
@@ -556,3 +557,72 @@ def test_bias_removed_mid_stream():
     s(x[:, :10])
     m.bias = None
     np.testing.assert_allclose(s(x[:, 10:]), m(x)[:, 10:], rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# the fast paths: native kernels reading the state buffer, ReLU in place
+
+
+@pytest.mark.skipif(not native.AVAILABLE, reason="native kernels not built")
+@pytest.mark.parametrize("groups, c_out", [(1, 16), (4, 4)])  # the dense tile; the row kernel
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_native_window_read_in_place_equals_a_copied_window(groups, c_out, stride, dilation,
+                                                            dtype):
+    """``forward_window`` (what a stream calls on its buffer) is ``forward`` on the window
+    sliced out, bit for bit: the same kernel, only the offset differs."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 8, 300)).astype(dtype)
+    w = rng.standard_normal((c_out, 8 // groups, 3)).astype(dtype)
+    b = rng.standard_normal(c_out).astype(dtype)
+    span = dilation * 2 + 1
+    for start, count in [(0, 1), (5, 40), (131, 64), (300 - span - 10 * stride, 11)]:
+        width = (count - 1) * stride + span
+        got = native.forward_window(x, start, count, w, b, stride, dilation, groups)
+        want = native.forward(np.ascontiguousarray(x[..., start : start + width]), w, stride,
+                              dilation, groups, b)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_relu_after_a_conv_works_in_place_on_that_output_only():
+    """In a stack, a ReLU right after a Conv1d writes into the convolution's fresh output; a
+    ReLU fed the caller's chunk never writes into it. Bit for bit what each layer's own
+    stream gives in turn, and the offline result."""
+    net = Sequential(ReLU(), Conv1d(3, 16, 3, padding="causal", rng=0), ReLU(),
+                     Conv1d(16, 4, 3, padding="causal", dilation=2, rng=1), ReLU())
+    s = net.stream()
+    assert [step is st for step, st in zip(s._steps, s._streams, strict=True)] == [
+        True, True, False, True, False]
+    alone = [m.stream() for m in net]
+    x = np.random.default_rng(22).standard_normal((1, 3, 100)).astype(np.float32)
+    before = x.copy()
+    got, want = [], []
+    for a, b in itertools.pairwise([0, 1, 17, 17, 64, 100]):
+        got.append(s(x[..., a:b]))
+        y = x[..., a:b]
+        for one in alone:
+            y = one(y)
+        want.append(y)
+    got.append(s.flush())
+    y = alone[0].flush()  # the stack's flush: each layer's, fed through the rest
+    for one in alone[1:]:
+        y = np.concatenate((one(y), one.flush()), axis=-1)
+    want.append(y)
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_array_equal(np.concatenate(got, axis=-1), np.concatenate(want, axis=-1))
+    assert_close(np.concatenate(got, axis=-1), net(x), x, np.asarray(net[3].weight),
+                 np.asarray(net[3].bias))
+
+
+def test_dense_native_stream_sees_in_place_weight_updates():
+    m = Conv1d(16, 16, 3, padding="causal", rng=0)  # the dense tile: a packed weight kept
+    x = np.random.default_rng(23).standard_normal((1, 16, 200)).astype(np.float32)
+    want_first = m(x)[..., :120]
+    s = m.stream()
+    first = s(x[..., :120])
+    m.weight *= -1
+    m.bias[...] = 0.5
+    rest = np.concatenate([s(x[..., 120:]), s.flush()], axis=-1)
+    w, b = np.asarray(m.weight), np.asarray(m.bias)
+    assert_close(first, want_first, x, w, b)
+    assert_close(rest, m(x)[..., 120:], x, w, b)

@@ -140,6 +140,29 @@ def _zeros(x: np.ndarray) -> np.ndarray:
     return np.zeros_like(x)
 
 
+#: Zeros arrays kept for :func:`_relu_into` (chunk-sized: at most this many, each at most
+#: :data:`_RELU_ZEROS_SIZE` elements).
+_RELU_ZEROS_KEPT = 16
+_RELU_ZEROS_SIZE = 1 << 16
+_relu_zeros: dict[tuple, np.ndarray] = {}
+
+
+def _relu_into(y: np.ndarray) -> None:
+    """ReLU written into ``y`` (a stream's fresh chunk): ``np.maximum`` against kept zeros."""
+    if y.size > _RELU_ZEROS_SIZE:
+        np.maximum(y, _zeros(y), out=y)
+        return
+    key = (y.shape, y.dtype)
+    z = _relu_zeros.get(key)
+    if z is None:
+        if len(_relu_zeros) >= _RELU_ZEROS_KEPT:
+            _relu_zeros.clear()
+        z = np.zeros(y.shape, y.dtype)
+        z.flags.writeable = False
+        _relu_zeros[key] = z
+    np.maximum(y, z, out=y)
+
+
 class ReLU(_Pointwise):
     """``max(x, 0)`` elementwise, as ``torch.nn.ReLU``; the gradient passes where ``x > 0``.
 
@@ -164,6 +187,21 @@ class ReLU(_Pointwise):
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = _inplace(inplace)
+
+    def stream(self) -> Any:
+        """Pointwise, as for every elementwise layer; in a stack, right after a ``Conv1d``, it
+        works in place on that layer's fresh outputs (see :class:`conv1d.stream.ElementwiseStream`).
+
+        Examples
+        --------
+        >>> ReLU().stream().delay
+        0
+        """
+        from .stream import ElementwiseStream
+
+        if type(self).forward is not _Pointwise.forward or type(self)._value is not ReLU._value:
+            return super().stream()
+        return ElementwiseStream(self, lambda x: self._rounded(as_input(x)), into=_relu_into)
 
     @property
     def _mask(self) -> np.ndarray | None:

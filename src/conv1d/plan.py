@@ -36,7 +36,9 @@ its own set): concurrent calls never share a buffer, and every output is a fresh
 Exactness
 ---------
 A plan computes what the unplanned path computes, bit for bit: the generic plan calls the
-same data-path function (pad -> correlate -> bias) with the same arrays; :class:`GemmKernel`
+same data-path function (pad -> correlate -> bias) with the same arrays; with the native
+algorithm and zero padding it calls :func:`conv1d.algorithms.native.run`, the function
+``native.forward`` ends in, with the arguments it would work out (its checks done once); :class:`GemmKernel`
 is the ``gemm`` algorithm's single-chunk case (:mod:`conv1d.algorithms.gemm`) with the same
 BLAS products on the same operands, only its buffers and strided views made once.
 ``tests/test_plan.py`` checks both against the unplanned path with ``assert_array_equal``.
@@ -54,6 +56,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import algorithms as _algorithms
 from .algorithms import ALGORITHMS, Algorithm, Problem, gemm
+from .algorithms import native as _native
 from .autotune import is_enabled as autotune_enabled
 from .padding import edge_indices, pad_backward
 from .spec import ConvSpec
@@ -476,6 +479,11 @@ class ConvPlan:
         self.kernel: GemmKernel | None = None
         if self.algo is gemm.ALGORITHM and GemmKernel.fits(spec, n, length, compute):
             self.kernel = GemmKernel(spec, n, length, compute, has_bias)
+        # The native kernels read zero padding themselves: the plan calls them directly,
+        # with what their entry point would check and work out done here once.
+        self.native = (self.algo is ALGORITHMS.get("native") and self.algo.forward is
+                       _native.forward and (spec.padding_mode == "zeros"
+                                            or not (spec.pad_left or spec.pad_right)))
         # A layer's plan also records what it was built for (see conv1d.conv.Conv1d).
         # (weight, bias: the layer's Parameters; w, b: plain views of them; all None here.)
         self.weight: Any = None
@@ -505,6 +513,10 @@ class ConvPlan:
             y = self._correlate(x3, w, b, self.spec, ALGORITHMS["auto"])
         elif self.kernel is not None:
             y = self.kernel.forward(x3, w, b)
+        elif self.native:  # what correlate -> native.forward runs, past their checks
+            sp = self.spec
+            y = _native.run(np.ascontiguousarray(x3), w, b, self.y3_shape[2], sp.stride,
+                            sp.dilation, sp.groups, sp.pad_left)
         else:
             y = self._correlate(x3, w, b, self.spec, self.algo)
         return y.astype(self.dtype) if self.half else y

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numbers
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 __all__ = ["get_num_threads", "parallel_map", "set_num_threads", "workers"]
@@ -82,7 +82,10 @@ def get_num_threads() -> int:
 def parallel_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
     """``[fn(i) for i in items]``, spread over :data:`workers` threads (in order).
 
-    Runs inline when there is one worker or one item, so small calls pay nothing.
+    Runs inline when there is one worker or one item, so small calls pay nothing. With at
+    most :data:`workers` items the first runs on the calling thread while the pool runs the
+    rest: one hand-off to the pool instead of one per item, and the caller does not sit idle
+    (a hand-off, a thread wake-up, costs 20-80 us on the 2-core VM).
 
     Examples
     --------
@@ -97,4 +100,11 @@ def parallel_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         if _pool is not None:
             _pool.shutdown(wait=False)
         _pool, _pool_size = ThreadPoolExecutor(workers, thread_name_prefix="conv1d"), workers
-    return list(_pool.map(fn, items))
+    if len(items) > workers:
+        return list(_pool.map(fn, items))
+    futures = [_pool.submit(fn, i) for i in items[1:]]
+    try:
+        first = fn(items[0])
+    finally:  # the pool's items finish (or fail) before this returns or raises
+        wait(futures)
+    return [first, *(f.result() for f in futures)]

@@ -18,7 +18,13 @@ algorithm takes the *unpadded* input plus ``pad_left``/``pad_right`` for zero pa
   forces a level, and :func:`set_level` switches at run time.
 * **Threads.** Work is split over samples (or output positions / channels when the batch does
   not divide evenly) into one share per :data:`conv1d.threads.workers` thread; the kernels
-  release the GIL. Small calls run inline.
+  release the GIL. Calls below :data:`PARALLEL_MIN_MACS` run inline (a thread hand-off costs
+  more than it saves there).
+* **Packed weights.** The dense kernel reads the weight packed in register-tile order; the
+  packing of a small weight is kept and reused while the weight's bytes are unchanged
+  (:data:`PACK_CACHE`), so a layer called again, or a stream's next chunk, skips it.
+* **Windows.** :func:`forward_window` reads a window of a longer buffer in place (a
+  stream's state) and :func:`run` skips the checks a plan has done once.
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ from .. import threads
 from . import Algorithm, Problem, gemm
 
 __all__ = ["ALGORITHM", "AVAILABLE", "LEVELS", "available_levels", "cost", "fma_loop",
-           "forward", "get_level", "grad_input", "grad_weight", "set_level"]
+           "forward", "forward_window", "get_level", "grad_input", "grad_weight", "run",
+           "set_level"]
 
 #: Instruction-set levels, best first, and the extension module compiled for each.
 LEVELS = ("avx512", "avx2", "baseline")
@@ -171,10 +178,13 @@ def _initial_level() -> None:
 
 _initial_level()
 
-#: Below this many multiply-adds a call runs on the calling thread: handing shares to the
-#: pool costs ~50-100 us (two ThreadPoolExecutor round trips), ~2M multiply-adds at the
-#: kernels' ~40 GFLOP/s single-thread rate on small shapes.
-PARALLEL_MIN_MACS = 1 << 21
+#: Below this many multiply-adds a call runs on the calling thread. Handing a share to the
+#: pool costs a thread wake-up: 20 us at best, ~80 us median on the 2-core VM (a no-op
+#: ``parallel_map`` of 2 items, 1000 runs), while the dense kernel runs ~110 multiply-adds
+#: per ns on one thread. Measured break-even, (1, 12->32, K=7) on 2 threads against 1:
+#: L=5000 (13M) 146 us against 121, L=10000 (27M) 257 against 238, L=20000 (54M) 335
+#: against 466 (medians). So 2 threads from ~17M on.
+PARALLEL_MIN_MACS = 1 << 24
 
 
 def _lo(length: int, kernel: int, stride: int, dilation: int) -> int:
@@ -213,6 +223,51 @@ def _check(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int
         raise ValueError(f"native: x {x.shape} and w {w.shape} do not match groups={groups}")
 
 
+#: Packed weights kept between calls (see :func:`_packed`), and the largest weight whose packing
+#: is kept: at most ``PACK_CACHE * 2 * PACK_MAX_BYTES`` (4 MiB, plus the padding of the last
+#: ``OUT_BLOCK``) held. Packing a (64, 64, 3) float32 weight costs 7-9 us, comparing its bytes
+#: with the kept ones ~1 us; a 128 KiB weight's call does >= 30k multiply-adds per weight
+#: element's ~1 ns of packing beyond that, so larger weights are packed afresh.
+PACK_CACHE = 16
+PACK_MAX_BYTES = 128 << 10
+_packs: dict[tuple, tuple[bytes, np.ndarray]] = {}
+
+
+def _packed(w: np.ndarray, groups: int, dtype: np.dtype, ob: int) -> np.ndarray:
+    """``w`` packed for ``forward_dense``: ``(C_out, cg, K) -> (G, nob, cg, K, ob)``, zero rows
+    past ``og = C_out / G`` (the tile's broadcasts then read consecutive weights).
+
+    A small weight's packing is kept, keyed by the array it views (a layer passes the same
+    parameter every call) and reused only when the weight's bytes are those it was packed from
+    (the weight may have changed in place): a packing is a function of those bytes, the shape,
+    ``groups``, ``dtype`` and ``ob``, so a reused one is exactly a fresh one. Kept packings
+    are read-only and never modified, so concurrent calls may share them.
+    """
+    c_out, cg, kernel = w.shape
+    og = c_out // groups
+    nob = -(-og // ob)
+    raw = key = None
+    if w.size * dtype.itemsize <= PACK_MAX_BYTES:
+        root = w if w.base is None else w.base
+        key = (id(root), w.shape, dtype, groups, ob)
+        raw = np.ascontiguousarray(w, dtype).tobytes()
+        kept = _packs.get(key)
+        if kept is not None and kept[0] == raw:
+            return kept[1]
+    wp = np.zeros((groups, nob * ob, cg, kernel), dtype)
+    wp[:, :og] = w.reshape(groups, og, cg, kernel)
+    wp = np.ascontiguousarray(wp.reshape(groups, nob, ob, cg, kernel).transpose(0, 1, 3, 4, 2))
+    if key is not None and raw is not None:
+        wp.flags.writeable = False
+        if len(_packs) >= PACK_CACHE:
+            try:  # the oldest goes (another thread may be at it too)
+                _packs.pop(next(iter(_packs)), None)
+            except (RuntimeError, StopIteration):
+                pass
+        _packs[key] = (raw, wp)
+    return wp
+
+
 def forward(
     x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int,
     bias: np.ndarray | None = None, pad_left: int = 0, pad_right: int = 0,
@@ -220,13 +275,56 @@ def forward(
     _check(x, w, stride, dilation, groups, pad_left, pad_right)
     dtype = np.result_type(x, w)
     x = np.ascontiguousarray(x, dtype)  # no copy when already C-contiguous in dtype
+    lo = _lo(x.shape[2] + pad_left + pad_right, w.shape[2], stride, dilation)
+    if lo < 0:
+        raise ValueError(f"native: kernel span {dilation * (w.shape[2] - 1) + 1} exceeds the "
+                         f"padded length {x.shape[2] + pad_left + pad_right}")
+    return run(x, w, bias, lo, stride, dilation, groups, pad_left)
+
+
+def forward_window(x: np.ndarray, start: int, count: int, w: np.ndarray,
+                   bias: np.ndarray | None, stride: int, dilation: int,
+                   groups: int) -> np.ndarray:
+    """``count`` outputs of the unpadded correlation of ``x[..., start:]``, read in place.
+
+    What :func:`forward` gives for ``x[..., start : start + (count - 1) * stride + span]``,
+    without copying that window out of ``x``: a stream's state buffer holds its samples at a
+    moving offset. The kernels take the window's offset as a negative ``pad_left`` (output
+    ``t``, tap ``k`` reads ``x[..., start + t * stride + k * dilation]``; every position read
+    lies in the window, so no zero is read).
+
+    Nothing is checked (the caller's contract): ``x`` C-contiguous ``(N, C_in, L)`` in
+    ``w``'s dtype (float32 or float64), ``w`` ``(C_out, C_in / groups, K)``, ``bias``
+    ``(C_out,)`` or ``None``, ``count >= 1`` and ``start + (count - 1) * stride + span <= L``.
+
+    Examples
+    --------
+    >>> x, w = np.arange(24.0).reshape(1, 2, 12), np.ones((1, 2, 3))
+    >>> if AVAILABLE:
+    ...     assert np.array_equal(forward_window(x, 4, 5, w, None, 1, 1, 1),
+    ...                           forward(x[..., 4:11], w, 1, 1, 1))
+    """
+    return run(x, w, bias, count, stride, dilation, groups, -start)
+
+
+def run(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, lo: int, stride: int,
+        dilation: int, groups: int, pad_left: int) -> np.ndarray:
+    """The kernels on ``x``, giving ``lo`` outputs: :func:`forward` past its checks.
+
+    Nothing is checked (for callers that validated once, :mod:`conv1d.plan`): ``x``
+    C-contiguous ``(N, C_in, L)`` in float32 or float64 (the computation's dtype), ``w``
+    ``(C_out, C_in / groups, K)`` and ``bias`` ``(C_out,)`` or ``None`` (cast to it), ``lo``
+    the output length of ``L`` samples with ``pad_left`` zeros on the left (and ``lo >= 0``).
+
+    Examples
+    --------
+    >>> x, w = np.ones((1, 2, 8), np.float32), np.ones((3, 2, 3), np.float32)
+    >>> if AVAILABLE:
+    ...     assert np.array_equal(run(x, w, None, 8, 1, 1, 1, 1), forward(x, w, 1, 1, 1, None, 1, 1))
+    """
+    dtype = x.dtype
     n, c_in, length = x.shape
     c_out, cg, kernel = w.shape
-    og = c_out // groups
-    lo = _lo(length + pad_left + pad_right, kernel, stride, dilation)
-    if lo < 0:
-        raise ValueError(f"native: kernel span {dilation * (kernel - 1) + 1} exceeds the padded "
-                         f"length {length + pad_left + pad_right}")
     y = np.empty((n, c_out, lo), dtype)
     if y.size == 0:
         return y
@@ -234,19 +332,19 @@ def forward(
     dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
     macs = n * c_out * cg * kernel * lo
     mod = _mod
-    if _use_rows(og):
+    if c_out // groups * 2 <= mod.OUT_BLOCK:  # _use_rows
         wc = np.ascontiguousarray(w, dtype)
-        shares = _shares(n, c_out, 1, macs)
+        if macs < PARALLEL_MIN_MACS:  # one share: on this thread, no pool
+            mod.forward_rows(x, wc, b, y, *dims, 0, n, 0, c_out, 0, lo)
+            return y
         threads.parallel_map(
-            lambda s: mod.forward_rows(x, wc, b, y, *dims, s[0], s[1], s[2], s[3], 0, lo), shares)
+            lambda s: mod.forward_rows(x, wc, b, y, *dims, s[0], s[1], s[2], s[3], 0, lo),
+            _shares(n, c_out, 1, macs))
         return y
-    ob = mod.OUT_BLOCK
-    nob = -(-og // ob)
-    # (C_out, cg, K) -> (G, nob, cg, K, OUT_BLOCK), zero rows past og: the tile's broadcasts
-    # then read consecutive weights.
-    wp = np.zeros((groups, nob * ob, cg, kernel), dtype)
-    wp[:, :og] = w.reshape(groups, og, cg, kernel)
-    wp = np.ascontiguousarray(wp.reshape(groups, nob, ob, cg, kernel).transpose(0, 1, 3, 4, 2))
+    wp = _packed(w, groups, dtype, mod.OUT_BLOCK)
+    if macs < PARALLEL_MIN_MACS:
+        mod.forward_dense(x, wp, b, y, *dims, 0, n, 0, lo)
+        return y
     shares = _shares(n, lo, mod.POS_VECS * mod.VEC_BYTES // dtype.itemsize, macs)
     threads.parallel_map(
         lambda s: mod.forward_dense(x, wp, b, y, *dims, s[0], s[1], s[2], s[3]), shares)
