@@ -17,7 +17,6 @@ answer is void).
 
 from __future__ import annotations
 
-import gc
 import statistics
 import time
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .report import markdown_table, sig
+from .suite import time_interleaved
 
 __all__ = ["CALLS", "IDLE_S", "LAYERS", "bench_latency", "bench_streaming", "stack"]
 
@@ -70,24 +70,9 @@ def stack(channels: int = CHANNELS, dilations: tuple[int, ...] = DILATIONS,
 
 def _blocks(fns: dict[str, Callable[[], Any]], repeat: int, calls: int) -> dict[str, list[float]]:
     """Per-call seconds of each function: ``repeat`` blocks of ``calls`` calls each, the
-    libraries alternating, each block after :data:`IDLE_S` of sleep."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for r in range(repeat):
-            for name in names if r % 2 == 0 else names[::-1]:
-                fn, out = fns[name], times[name]
-                time.sleep(IDLE_S)
-                for _ in range(calls):
-                    t0 = time.perf_counter()
-                    fn()
-                    out.append(time.perf_counter() - t0)
-    finally:
-        if was_enabled:
-            gc.enable()
-    return times
+    libraries alternating, each block after :data:`IDLE_S` of sleep (the suite's timer)."""
+    timings = time_interleaved(fns, repeat * calls, warmup=0, gap=IDLE_S, block=calls, wake=False)
+    return {name: list(t.times) for name, t in timings.items()}
 
 
 def _check(name: str, ours: Any, theirs: Any) -> None:
