@@ -323,6 +323,63 @@ def make_plan(input: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray | N
                     np.asarray(input).dtype != w.dtype, correlate, correlate_backward, Gradients)
 
 
+def output_shape(x: np.ndarray, spec: ConvSpec, unbatched: bool,
+                 data_format: str) -> tuple[int, ...]:
+    """The shape of the output of ``x`` (N, C_in, L) in the caller's layout.
+
+    Examples
+    --------
+    >>> spec = ConvSpec(4, 8, 3)
+    >>> output_shape(np.zeros((2, 4, 10)), spec, False, "channels_last")
+    (2, 8, 8)
+    >>> output_shape(np.zeros((1, 4, 10)), spec, True, "channels_first")
+    (8, 8)
+    """
+    c_out, l_out = spec.out_channels, spec.output_length(x.shape[2])
+    shape: tuple[int, ...] = (c_out, l_out) if data_format == "channels_first" else (l_out, c_out)
+    return shape if unbatched else (x.shape[0], *shape)
+
+
+def check_out(out: Any, shape: tuple[int, ...], dtype: np.dtype, *operands: Any) -> None:
+    """Refuse an ``out`` that cannot take a result of ``shape`` and ``dtype`` as it is.
+
+    ``out`` must be a writeable, C-contiguous ``numpy.ndarray`` of exactly that shape and
+    dtype (no casting), sharing no memory with any of the ``operands`` that are arrays (the
+    kernels read them while they write ``out``).
+
+    Raises
+    ------
+    TypeError
+        ``out`` is not an ndarray.
+    ValueError
+        Any other rule broken; the message names ``out``, what it is and what is needed.
+
+    Examples
+    --------
+    >>> check_out(np.empty((2, 3), np.float32), (2, 3), np.dtype(np.float32))
+    >>> check_out(np.empty((3, 2), np.float32), (2, 3), np.dtype(np.float32))
+    Traceback (most recent call last):
+    ...
+    ValueError: out must have the result's shape (2, 3), got (3, 2)
+    """
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have the result's shape {shape}, got {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"out must have the result's dtype {dtype} (no casting), "
+                         f"got {out.dtype}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"out must be C-contiguous in the result's layout (shape {shape}), "
+                         f"got strides {out.strides}")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable, got a read-only array")
+    for a in operands:
+        if isinstance(a, np.ndarray) and np.shares_memory(out, a):
+            raise ValueError("out must not share memory with input, weight or bias, "
+                             f"got one that overlaps an operand of shape {a.shape}")
+
+
 def grad_output_batch(grad_output: Any, x: np.ndarray, spec: ConvSpec, unbatched: bool,
                       data_format: str, what: str = "the output's shape") -> np.ndarray:
     """Check ``grad_output`` against the output of ``x`` (N, C_in, L); return it (N, C_out, L_out).
@@ -330,9 +387,7 @@ def grad_output_batch(grad_output: Any, x: np.ndarray, spec: ConvSpec, unbatched
     ``what`` names the shape expected in the error message.
     """
     gy = as_real_array("grad_output", grad_output)
-    c_out, l_out = spec.out_channels, spec.output_length(x.shape[2])
-    expected: tuple[int, ...] = (c_out, l_out) if data_format == "channels_first" else (l_out, c_out)
-    expected = expected if unbatched else (x.shape[0], *expected)
+    expected = output_shape(x, spec, unbatched, data_format)
     if gy.shape != expected:
         raise ValueError(f"grad_output must have {what} {expected}, got {gy.shape}")
     return to_format(gy[None] if unbatched else gy, data_format).astype(x.dtype, copy=False)
@@ -353,6 +408,7 @@ def conv1d(
     *,
     algorithm: str = ...,
     data_format: str = ...,
+    out: np.ndarray | None = ...,
 ) -> np.ndarray: ...
 @overload
 def conv1d(
@@ -367,6 +423,7 @@ def conv1d(
     *,
     algorithm: str = ...,
     data_format: str = ...,
+    out: None = ...,
 ) -> dask.array.Array: ...
 
 
@@ -382,6 +439,7 @@ def conv1d(
     *,
     algorithm: str = "auto",
     data_format: str = "channels_first",
+    out: np.ndarray | None = None,
 ) -> np.ndarray | dask.array.Array:
     """1D cross-correlation of ``input`` with ``weight``, as ``torch.nn.functional.conv1d``.
 
@@ -409,6 +467,12 @@ def conv1d(
     data_format : {"channels_first", "channels_last"}
         Layout of ``input`` and of the result: ``(N, C, L)`` as PyTorch, or ``(N, L, C)`` as
         Keras, TF and JAX allow. ``weight`` keeps PyTorch's layout either way.
+    out : ndarray, optional
+        Where to write the result, which is then ``out`` itself: a writeable, C-contiguous
+        array of exactly the result's shape (in ``data_format``'s layout; unbatched input,
+        unbatched shape) and dtype (no casting), sharing no memory with ``input``,
+        ``weight`` or ``bias``. Reusing one buffer spares a large output's allocation and
+        page faults on every call. Not with a Dask ``input`` (TypeError).
 
     Returns
     -------
@@ -416,6 +480,7 @@ def conv1d(
         ``(N, L_out, C_out)`` or ``(L_out, C_out)`` for ``"channels_last"``;
         ``L_out = floor((L + left + right - dilation*(K-1) - 1) / stride) + 1``, in the
         promoted dtype (see :func:`compute_dtype`: float16, bfloat16, float32 or float64).
+        ``out`` when given.
 
     Notes
     -----
@@ -429,6 +494,12 @@ def conv1d(
     writes the padded input channels-first, the half-precision upcast keeps the layout, and an
     algorithm may copy a strided view it cannot use as it is.
 
+    With ``out``, the native algorithm writes straight into ``out`` (channels first, float32
+    or float64, zero padding or none: no output-sized temporary); the other algorithms,
+    channels-last and half-precision results, and other padding modes compute a fresh
+    output and copy it into ``out``. ``out``'s contents never matter, and a call refused
+    for a bad argument leaves it unchanged.
+
     Examples
     --------
     >>> import numpy as np
@@ -441,21 +512,37 @@ def conv1d(
     (20, 24, 33)
     >>> conv1d(x.astype(np.float16), w.astype(np.float16)).dtype
     dtype('float16')
+    >>> buf = np.empty((20, 33, 24), np.float32)  # reused by every call
+    >>> conv1d(x, w, stride=2, out=buf) is buf, float(buf[0, 0, 0])
+    (True, 48.0)
     """
     args = (stride, padding, dilation, groups, padding_mode, algorithm, data_format)
     key = call_key(input, weight, bias, args)
     plan = None if key is None else FUNCTIONAL_PLANS.get(key)
     if plan is not None and plan.current():  # a signature validated before: run its plan
-        return plan.forward(input, weight, bias)
-    if is_dask_array(input) and dask_conv1d is not None:  # lazy, block by block: conv1d.dask
-        return dask_conv1d(input, weight, bias, stride, padding, dilation, groups, padding_mode,
-                           algorithm=algorithm, data_format=data_format)
+        if out is not None:
+            check_out(out, plan.y_shape, plan.dtype, input, weight, bias)
+        return plan.forward(input, weight, bias, out)
+    if is_dask_array(input):
+        if out is not None:
+            raise TypeError("out cannot be used with a dask input (its result is a lazy "
+                            "dask array): compute the input first, or drop out")
+        if dask_conv1d is not None:  # lazy, block by block: conv1d.dask
+            return dask_conv1d(input, weight, bias, stride, padding, dilation, groups,
+                               padding_mode, algorithm=algorithm, data_format=data_format)
     x, w, b, spec, unbatched = _prepare(input, weight, bias, *args[:5], data_format)
+    if out is not None:  # the plan's key leaves out aside: it never changes what runs
+        check_out(out, output_shape(x, spec, unbatched, data_format), w.dtype, input, weight,
+                  bias)
     if key is not None:
         plan = FUNCTIONAL_PLANS.put(key, make_plan(input, x, w, b, spec, unbatched, *args[-2:]))
-        return plan.forward(input, weight, bias)
+        return plan.forward(input, weight, bias, out)
     y = to_format(forward(x, w, b, spec, algorithm), data_format)
-    return y[0] if unbatched else y
+    y = y[0] if unbatched else y
+    if out is None:
+        return y
+    np.copyto(out, y)
+    return out
 
 
 def conv1d_backward(

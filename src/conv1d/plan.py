@@ -504,8 +504,14 @@ class ConvPlan:
             x3 = x3.swapaxes(1, 2)
         return x3.astype(self.dtype) if self.cast_x else x3
 
-    def run(self, x3: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        """``functional.forward`` on a validated batch: ``(N, C_out, L_out)``."""
+    def run(self, x3: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+            out: np.ndarray | None = None) -> np.ndarray:
+        """``functional.forward`` on a validated batch: ``(N, C_out, L_out)``.
+
+        ``out``: a validated ``(N, C_out, L_out)`` view of the caller's output buffer. The
+        native kernels write into it when it is C-contiguous in the compute dtype (then it is
+        what comes back); every other path returns a fresh array for the caller to copy.
+        """
         if self.half:
             x3, w = x3.astype(np.float32), w.astype(np.float32)
             b = None if b is None else b.astype(np.float32)
@@ -515,8 +521,9 @@ class ConvPlan:
             y = self.kernel.forward(x3, w, b)
         elif self.native:  # what correlate -> native.forward runs, past their checks
             sp = self.spec
+            into = out if out is not None and out.flags.c_contiguous else None
             y = _native.run(np.ascontiguousarray(x3), w, b, self.y3_shape[2], sp.stride,
-                            sp.dilation, sp.groups, sp.pad_left)
+                            sp.dilation, sp.groups, sp.pad_left, into)
         else:
             y = self._correlate(x3, w, b, self.spec, self.algo)
         return y.astype(self.dtype) if self.half else y
@@ -536,12 +543,28 @@ class ConvPlan:
             y = y.swapaxes(1, 2)
         return y[0] if self.unbatched else y
 
-    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-        """The whole functional call for arrays matching the plan's key."""
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                out: np.ndarray | None = None) -> np.ndarray:
+        """The whole functional call for arrays matching the plan's key.
+
+        ``out``: the caller's output buffer, already checked against :attr:`y_shape` and the
+        dtype (``conv1d.functional.check_out``); the result is written into it and it is
+        returned. Only the native path writes in place (channels first, float32/float64);
+        the others compute a fresh output and copy it in.
+        """
         dt = self.dtype
         w = np.asarray(w).astype(dt, copy=False)
         b = None if b is None else np.asarray(b).astype(dt, copy=False)
-        return self.output(self.run(self.batch(np.asarray(x)), w, b))
+        x3 = self.batch(np.asarray(x))
+        if out is None:
+            return self.output(self.run(x3, w, b))
+        y3 = out[None] if self.unbatched else out  # (N, C_out, L_out), a view of out
+        if self.last:
+            y3 = y3.swapaxes(1, 2)
+        y = self.run(x3, w, b, None if self.half else y3)
+        if y is not y3:
+            np.copyto(y3, y)
+        return out
 
     def grad_batch(self, grad_output: Any) -> np.ndarray | None:
         """``grad_output`` as ``(N, C_out, L_out)`` in the compute dtype, or ``None`` when it

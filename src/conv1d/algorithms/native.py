@@ -308,13 +308,16 @@ def forward_window(x: np.ndarray, start: int, count: int, w: np.ndarray,
 
 
 def run(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, lo: int, stride: int,
-        dilation: int, groups: int, pad_left: int) -> np.ndarray:
+        dilation: int, groups: int, pad_left: int, out: np.ndarray | None = None) -> np.ndarray:
     """The kernels on ``x``, giving ``lo`` outputs: :func:`forward` past its checks.
 
     Nothing is checked (for callers that validated once, :mod:`conv1d.plan`): ``x``
     C-contiguous ``(N, C_in, L)`` in float32 or float64 (the computation's dtype), ``w``
     ``(C_out, C_in / groups, K)`` and ``bias`` ``(C_out,)`` or ``None`` (cast to it), ``lo``
     the output length of ``L`` samples with ``pad_left`` zeros on the left (and ``lo >= 0``).
+    ``out``: where to write the result (returned), else a fresh array; a C-contiguous,
+    writeable ``(N, C_out, lo)`` array in ``x``'s dtype that shares no memory with ``x``,
+    ``w`` or ``bias`` (the kernels overwrite every element, so its contents do not matter).
 
     Examples
     --------
@@ -325,7 +328,7 @@ def run(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, lo: int, stride: 
     dtype = x.dtype
     n, c_in, length = x.shape
     c_out, cg, kernel = w.shape
-    y = np.empty((n, c_out, lo), dtype)
+    y = np.empty((n, c_out, lo), dtype) if out is None else out
     if y.size == 0:
         return y
     b = None if bias is None else np.ascontiguousarray(bias, dtype)
