@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from . import functional as F
-from .algorithms import Problem, get_algorithm
+from .algorithms import Problem, forward_with_bias, get_algorithm
 from .functional import Gradients
 from .padding import pad
 from .spec import as_groups, as_int, check_data_format, layer_ints
@@ -308,6 +308,22 @@ def full(x: np.ndarray, w: np.ndarray, spec: ConvTransposeSpec, algorithm: str =
     return algo.grad_input(x, w, spec.full_length(length), spec.stride, spec.dilation, spec.groups)
 
 
+def _window(spec: ConvTransposeSpec, length: int) -> tuple[int, int] | None:
+    """``(samples, pad_right)`` of the equivalent convolution's input that the output shows.
+
+    The output is the full output from ``pad_left`` on, so an algorithm that takes zero
+    padding itself (``zero_pads``) computes it straight, as the gradient of an input of
+    ``samples`` with ``pad_left`` and ``pad_right`` zeros around it: no full-length array, no
+    crop. Outputs past the full length (``output_padding`` beyond the right crop) are zeros
+    added after. ``None`` when the output holds no full sample at all.
+    """
+    full_length = spec.full_length(length)
+    samples = min(spec.output_length(length), full_length - spec.pad_left)
+    if samples < 1:
+        return None
+    return samples, full_length - spec.pad_left - samples
+
+
 def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvTransposeSpec,
             algorithm: str = "auto") -> np.ndarray:
     """Transposed convolution of a validated ``(N, C_in, L)`` input (layer and function end here).
@@ -317,13 +333,24 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvTransp
     """
     out_dtype = x.dtype
     x, w, b = up(x), up(w), None if b is None else up(b)
-    yf = full(x, w, spec, algorithm)
-    y = crop(yf, spec.pad_left, spec.output_length(x.shape[2]))
-    if b is not None:
-        if y is yf:
+    n, _, length = x.shape
+    length_out = spec.output_length(length)
+    algo = get_algorithm(algorithm, spec.problem(n, length, np.result_type(x, w)))
+    window = _window(spec, length)
+    if algo.zero_pads and window is not None:
+        samples, pad_right = window
+        args = (spec.stride, spec.dilation, spec.groups, spec.pad_left, pad_right)
+        y = crop(algo.grad_input(x, w, samples, *args), 0, length_out)  # fresh either way
+        if b is not None:
             y += b[:, None]
-        else:
-            y = y + b[:, None]  # a fresh contiguous array, in the one pass the bias needs
+    else:
+        yf = full(x, w, spec, algorithm)
+        y = crop(yf, spec.pad_left, length_out)
+        if b is not None:
+            if y is yf:
+                y += b[:, None]
+            else:
+                y = y + b[:, None]  # a fresh contiguous array, in the one pass the bias needs
     return np.ascontiguousarray(y.astype(out_dtype, copy=False))
 
 
@@ -335,11 +362,21 @@ def backward(gy: np.ndarray, x: np.ndarray, w: np.ndarray, has_bias: bool, spec:
     n, _, length = x.shape
     args = (spec.stride, spec.dilation, spec.groups)
     algo = get_algorithm(algorithm, spec.problem(n, length, np.result_type(gy, w)))
-    # (N, C_out, L_out) -> (N, C_out, L_full): the crop's adjoint
-    gfull = uncrop(gy, spec.pad_left, spec.full_length(length))
-    gx = algo.forward(gfull, w, *args)  # (N, C_out, L_full) -> (N, C_in, L)
-    # The equivalent convolution's weight gradient, its output gradient being our input.
-    gw = algo.grad_weight(x, gfull, spec.kernel_size, *args)  # (C_in, C_out/g, K)
+    window = _window(spec, length)
+    if algo.zero_pads and window is not None:
+        # gy's samples past the full length meet no product; the rest is the equivalent
+        # convolution's input, padded by the algorithm itself (the crop's adjoint).
+        samples, pad_right = window
+        pads = (spec.pad_left, pad_right)
+        g = np.ascontiguousarray(gy[..., :samples])
+        gx = forward_with_bias(algo, g, w, None, *args, *pads)  # (N, C_out, .) -> (N, C_in, L)
+        gw = algo.grad_weight(x, g, spec.kernel_size, *args, *pads)  # (C_in, C_out/g, K)
+    else:
+        # (N, C_out, L_out) -> (N, C_out, L_full): the crop's adjoint
+        gfull = uncrop(gy, spec.pad_left, spec.full_length(length))
+        gx = algo.forward(gfull, w, *args)  # (N, C_out, L_full) -> (N, C_in, L)
+        # The equivalent convolution's weight gradient, its output gradient being our input.
+        gw = algo.grad_weight(x, gfull, spec.kernel_size, *args)  # (C_in, C_out/g, K)
     gb = gy.sum(axis=(0, 2)).astype(w_dtype, copy=False) if has_bias else None
     return Gradients(gx.astype(x_dtype, copy=False), gw.astype(w_dtype, copy=False), gb)
 
