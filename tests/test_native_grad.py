@@ -104,7 +104,7 @@ def _dims(x, w, gy, stride, dilation, groups, pl):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_work_ranges_write_their_part_only(level, dtype):
-    """grad_input writes exactly the samples [n0, n1), grad_weight the rows [o0, o1)."""
+    """grad_input writes exactly its work items' rows, grad_weight the rows [o0, o1)."""
     rng = np.random.default_rng(5)
     s, d, g, pl, pr = 2, 2, 2, 3, 1
     x = rng.standard_normal((5, 6, 61)).astype(dtype)
@@ -116,10 +116,16 @@ def test_work_ranges_write_their_part_only(level, dtype):
     gw_ref = reference.grad_weight(gy, xp, 4, s, d, g)
     tol = 1e-4 if dtype == np.float32 else 1e-12
     mod, dims = _module(level), _dims(x, w, gy, s, d, g, pl)
+    # grad_input's work items: (sample, group, block of channels), here one block per group
+    cb = min(3, mod.GRAD_INPUT_BLOCK)
+    wp = np.empty((g, -(-3 // cb), 4, 4, cb), dtype)
+    mod.grad_input_pack(wp, w, 8, 3, 4, g)
     gx = np.full(x.shape, np.nan, dtype)
-    assert mod.grad_input(gx, gy, w, *dims, 1, 3)
-    assert np.isnan(gx[[0, 3, 4]]).all()
-    np.testing.assert_allclose(gx[1:3], gx_ref[1:3], rtol=0, atol=tol)
+    assert mod.grad_input(gx, gy, wp, None, *dims, 3, 6)  # sample 1 group 1, sample 2
+    mine = np.zeros(x.shape, bool)
+    mine[1, 3:], mine[2] = True, True
+    assert np.isnan(gx[~mine]).all()
+    np.testing.assert_allclose(gx[mine], gx_ref[mine], rtol=0, atol=tol)
     gw = np.full(w.shape, np.nan, dtype)
     assert mod.grad_weight(gw, gy, x, *dims, pr, 3, 6)  # rows 3..5: across the two groups
     assert np.isnan(gw[:3]).all() and np.isnan(gw[6:]).all()
@@ -167,3 +173,39 @@ def test_threads_split_without_changing_a_bit(level, groups, restore_threads):
     for other in results[1:]:
         np.testing.assert_array_equal(other.input, results[0].input)
         np.testing.assert_array_equal(other.weight, results[0].weight)
+
+
+def test_one_sample_splits_over_channel_blocks_without_changing_a_bit(level, restore_threads):
+    """Batch 1: grad_input's work items are channel blocks, so threads share one sample."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((1, 40, 3000)).astype(np.float32)  # 40 channels: a partial block
+    w = rng.standard_normal((64, 40, 4)).astype(np.float32)
+    gy = rng.standard_normal((1, 64, 1499)).astype(np.float32)
+    results = []
+    for threads in (1, 2, 3):
+        conv1d.set_num_threads(threads)
+        results.append(native.grad_input(gy, w, 3000, 2, 1, 1, 1, 0))
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 0)))
+    ref = reference.grad_input(gy.astype(np.float64), w.astype(np.float64), xp.shape[-1], 2, 1,
+                               1)[..., 1:]
+    np.testing.assert_allclose(results[0], ref, rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride", [1, 2, 3, 8, 11])
+def test_bias_is_added_once_on_every_position(level, dtype, stride):
+    """grad_input's bias (a transposed convolution's): equal to adding it afterwards, exactly,
+    including positions no product reaches (before the first tap, and past the last)."""
+    rng = np.random.default_rng(9)
+    gy = rng.standard_normal((2, 6, 20)).astype(dtype)
+    w = rng.standard_normal((6, 5, 3)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    length = 20 * stride + 7  # positions past the last tap's reach
+    lo = (length + 4 - 2 - 1) // stride + 1
+    gy = gy[..., :lo] if lo <= 20 else np.pad(gy, ((0, 0), (0, 0), (0, lo - 20)))
+    gy = np.ascontiguousarray(gy)
+    plain = native.grad_input(gy, w, length, stride, 1, 1, 4, 0)
+    fused = native.grad_input(gy, w, length, stride, 1, 1, 4, 0, bias=b)
+    np.testing.assert_array_equal(fused, plain + b[:, None])

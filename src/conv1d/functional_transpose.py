@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from . import functional as F
-from .algorithms import Problem, forward_with_bias, get_algorithm
+from .algorithms import Problem, forward_with_bias, get_algorithm, grad_input_with_bias
 from .functional import Gradients
 from .padding import pad
 from .spec import as_groups, as_int, check_data_format, layer_ints
@@ -340,9 +340,11 @@ def forward(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, spec: ConvTransp
     if algo.zero_pads and window is not None:
         samples, pad_right = window
         args = (spec.stride, spec.dilation, spec.groups, spec.pad_left, pad_right)
-        y = crop(algo.grad_input(x, w, samples, *args), 0, length_out)  # fresh either way
-        if b is not None:
-            y += b[:, None]
+        y = grad_input_with_bias(algo, x, w, b, samples, *args)
+        if samples < length_out:  # output_padding past the full length: zeros plus bias
+            y = crop(y, 0, length_out)
+            if b is not None:
+                y[..., samples:] = b[:, None]
     else:
         yf = full(x, w, spec, algorithm)
         y = crop(yf, spec.pad_left, length_out)

@@ -97,21 +97,32 @@ ptrdiff_t depthwise_scratch(ptrdiff_t L_out, ptrdiff_t stride, ptrdiff_t K, ptrd
 DECLARE_FORWARD_ROWS(float, f32)
 DECLARE_FORWARD_ROWS(double, f64)
 
-/* ------------------------------------------------- grad_input (grad_input.c, nativegrad)
- * gx (N, C_in, L) UNPADDED, written fully for samples n in [n0, n1) (every element, zeros
- * included); gy (N, C_out, L_out); w (C_out, C_in/groups, K), unpacked. Implicit zero padding:
- * gx[n, c, i] = sum over (o, k, t) with t*stride + k*dilation - pad_left == i of
- * w[o, c - g*cg, k] * gy[n, o, t]. Returns 0 when done, nonzero if the kernel is not built
- * (the placeholder), in which case gx is untouched. */
+/* ------------------------------------------------------------ grad_input (grad_input.c)
+ * gx (N, C_in, L) UNPADDED; gy (N, C_out, L_out); bias (C_in,) or NULL. Implicit zero padding:
+ * gx[n, c, i] = bias[c] + sum over (o, k, t) with t*stride + k*dilation - pad_left == i of
+ * w[o, c - g*cg, k] * gy[n, o, t] (bias: 0 when NULL; a transposed convolution's forward is
+ * this with its own bias). The weight comes packed by grad_input_pack_*: w (C_out, cg, K) ->
+ * wp (groups, ncb, K, og, CB), CB = min(cg, GRAD_INPUT_BLOCK) input channels per block,
+ * ncb = ceil(cg / CB), zeros past cg; og = C_out / groups. Work items u = (n*groups + g)*ncb + cb
+ * (sample n, group g, channel block cb); a call writes, fully, the gx rows of the items
+ * [u0, u1) and nothing else. Returns 0 when done, nonzero if the kernel is not built (gx
+ * untouched). */
+#if CONV1D_VEC_BYTES >= 64 || defined(__aarch64__)
+#define GRAD_INPUT_BLOCK 8
+#else
+#define GRAD_INPUT_BLOCK 4
+#endif
 #define DECLARE_GRAD_INPUT(T, S)                                                             \
-    int grad_input_##S(T *gx, const T *gy, const T *w, ptrdiff_t N, ptrdiff_t C_in,          \
-                       ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t L_out,           \
-                       ptrdiff_t stride, ptrdiff_t dilation, ptrdiff_t groups,               \
-                       ptrdiff_t pad_left, ptrdiff_t n0, ptrdiff_t n1);
+    void grad_input_pack_##S(T *wp, const T *w, ptrdiff_t C_out, ptrdiff_t cg, ptrdiff_t K,  \
+                             ptrdiff_t groups);                                              \
+    int grad_input_##S(T *gx, const T *gy, const T *wp, const T *bias, ptrdiff_t N,          \
+                       ptrdiff_t C_in, ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K,            \
+                       ptrdiff_t L_out, ptrdiff_t stride, ptrdiff_t dilation,                \
+                       ptrdiff_t groups, ptrdiff_t pad_left, ptrdiff_t u0, ptrdiff_t u1);
 DECLARE_GRAD_INPUT(float, f32)
 DECLARE_GRAD_INPUT(double, f64)
 
-/* ----------------------------------------------- grad_weight (grad_weight.c, nativegrad)
+/* ---------------------------------------------------------- grad_weight (grad_weight.c)
  * gw (C_out, C_in/groups, K): rows o in [o0, o1) written fully (sum over every sample n and
  * output position t); gy (N, C_out, L_out); x (N, C_in, L) UNPADDED with pad_left zeros
  * before it and pad_right = (L_out-1)*stride + (K-1)*dilation + 1 - L - pad_left (or more)

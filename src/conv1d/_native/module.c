@@ -161,28 +161,70 @@ static PyObject *py_forward_rows(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* Packed grad_input weight: groups * ncb * K * og * CB items (kernels.h). */
+static ptrdiff_t grad_input_packed_items(ptrdiff_t C_out, ptrdiff_t cg, ptrdiff_t K,
+                                         ptrdiff_t groups)
+{
+    const ptrdiff_t CB = cg < GRAD_INPUT_BLOCK ? cg : GRAD_INPUT_BLOCK;
+    const ptrdiff_t ncb = CB ? (cg + CB - 1) / CB : 0;
+    return groups * ncb * K * (C_out / groups) * CB;
+}
+
+PyDoc_STRVAR(grad_input_pack_doc,
+             "grad_input_pack(wp, w, C_out, cg, K, groups)\n\nw (C_out, cg, K) packed into wp "
+             "for grad_input (kernels.h).");
+
+static PyObject *py_grad_input_pack(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *owp, *ow;
+    Py_ssize_t C_out, cg, K, g;
+    if (!PyArg_ParseTuple(args, "OOnnnn", &owp, &ow, &C_out, &cg, &K, &g)) return NULL;
+    if (check_dims(cg * g, C_out, K, 1, 1, g) < 0) return NULL;
+    Buffers bufs = {.n = 0};
+    void *wp, *w;
+    if (take(&bufs, owp, "wp", 1, grad_input_packed_items(C_out, cg, K, g), 0, &wp) < 0 ||
+        take(&bufs, ow, "w", 0, C_out * cg * K, 0, &w) < 0) {
+        release(&bufs);
+        return NULL;
+    }
+    int item = (int)bufs.b[0].itemsize;
+    Py_BEGIN_ALLOW_THREADS
+    if (item == 4)
+        grad_input_pack_f32(wp, w, C_out, cg, K, g);
+    else
+        grad_input_pack_f64(wp, w, C_out, cg, K, g);
+    Py_END_ALLOW_THREADS
+    release(&bufs);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(grad_input_doc,
-             "grad_input(gx, gy, w, N, C_in, L, C_out, K, L_out, stride, dilation, groups, "
-             "pad_left, n0, n1) -> bool\n\nFalse when the kernel is not built (kernels.h).");
+             "grad_input(gx, gy, wp, bias, N, C_in, L, C_out, K, L_out, stride, dilation, "
+             "groups, pad_left, u0, u1) -> bool\n\nwp from grad_input_pack; work items "
+             "[u0, u1). False when the kernel is not built (kernels.h).");
 
 static PyObject *py_grad_input(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *ogx, *ogy, *ow;
-    Py_ssize_t N, C_in, L, C_out, K, L_out, s, d, g, pl, n0, n1;
-    if (!PyArg_ParseTuple(args, "OOOnnnnnnnnnnnn", &ogx, &ogy, &ow, &N, &C_in, &L, &C_out, &K,
-                          &L_out, &s, &d, &g, &pl, &n0, &n1))
+    PyObject *ogx, *ogy, *ow, *ob;
+    Py_ssize_t N, C_in, L, C_out, K, L_out, s, d, g, pl, u0, u1;
+    if (!PyArg_ParseTuple(args, "OOOOnnnnnnnnnnnn", &ogx, &ogy, &ow, &ob, &N, &C_in, &L, &C_out,
+                          &K, &L_out, &s, &d, &g, &pl, &u0, &u1))
         return NULL;
     if (check_dims(C_in, C_out, K, s, d, g) < 0) return NULL;
+    const ptrdiff_t cg = C_in / g, CB = cg < GRAD_INPUT_BLOCK ? cg : GRAD_INPUT_BLOCK;
+    const ptrdiff_t items = CB ? N * g * ((cg + CB - 1) / CB) : 0;
     Buffers bufs = {.n = 0};
-    void *gx, *gy, *w;
+    void *gx, *gy, *w, *bias;
     if (take(&bufs, ogx, "gx", 1, N * C_in * L, 0, &gx) < 0 ||
         take(&bufs, ogy, "gy", 0, N * C_out * L_out, 0, &gy) < 0 ||
-        take(&bufs, ow, "w", 0, C_out * (C_in / g) * K, 0, &w) < 0) {
+        take(&bufs, ow, "wp", 0, grad_input_packed_items(C_out, cg, K, g), 0, &w) < 0 ||
+        take(&bufs, ob, "bias", 0, C_in, 1, &bias) < 0) {
         release(&bufs);
         return NULL;
     }
-    if (n0 < 0 || n1 > N) {
+    if (u0 < 0 || u1 > items || pl < 0) {
         release(&bufs);
         PyErr_SetString(PyExc_ValueError, "grad_input: range out of bounds");
         return NULL;
@@ -190,9 +232,9 @@ static PyObject *py_grad_input(PyObject *self, PyObject *args)
     int item = (int)bufs.b[0].itemsize, rc;
     Py_BEGIN_ALLOW_THREADS
     if (item == 4)
-        rc = grad_input_f32(gx, gy, w, N, C_in, L, C_out, K, L_out, s, d, g, pl, n0, n1);
+        rc = grad_input_f32(gx, gy, w, bias, N, C_in, L, C_out, K, L_out, s, d, g, pl, u0, u1);
     else
-        rc = grad_input_f64(gx, gy, w, N, C_in, L, C_out, K, L_out, s, d, g, pl, n0, n1);
+        rc = grad_input_f64(gx, gy, w, bias, N, C_in, L, C_out, K, L_out, s, d, g, pl, u0, u1);
     Py_END_ALLOW_THREADS
     release(&bufs);
     return PyBool_FromLong(rc == 0);
@@ -311,6 +353,7 @@ static PyObject *py_cpu_supports(PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
     {"forward_dense", py_forward_dense, METH_VARARGS, forward_dense_doc},
     {"forward_rows", py_forward_rows, METH_VARARGS, forward_rows_doc},
+    {"grad_input_pack", py_grad_input_pack, METH_VARARGS, grad_input_pack_doc},
     {"grad_input", py_grad_input, METH_VARARGS, grad_input_doc},
     {"grad_weight", py_grad_weight, METH_VARARGS, grad_weight_doc},
     {"fma_loop", py_fma_loop, METH_O, fma_loop_doc},
@@ -330,6 +373,7 @@ PyMODINIT_FUNC CAT(PyInit_, CONV1D_MODULE)(void)
     if (!m) return NULL;
     if (PyModule_AddIntConstant(m, "VEC_BYTES", CONV1D_VEC_BYTES) < 0 ||
         PyModule_AddIntConstant(m, "OUT_BLOCK", CONV1D_OUT_BLOCK) < 0 ||
+        PyModule_AddIntConstant(m, "GRAD_INPUT_BLOCK", GRAD_INPUT_BLOCK) < 0 ||
         PyModule_AddIntConstant(m, "POS_VECS", CONV1D_POS_VECS) < 0 ||
         PyModule_AddIntConstant(m, "CHANNEL_BLOCK", CONV1D_CHANNEL_BLOCK) < 0) {
         Py_DECREF(m);

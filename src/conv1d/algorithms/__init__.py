@@ -105,6 +105,9 @@ class Algorithm:
     unpadded input's gradient) and ``grad_weight(gy, x, kernel, ..., pad_left, pad_right)``.
     With both pads 0 that is the plain padded contract, which such algorithms keep too
     (streaming and the transposed convolution call them with pre-padded arrays).
+    ``grad_input_bias``: ``grad_input`` also takes a keyword ``bias`` of shape ``(C_in,)`` and
+    adds it to every position (a transposed convolution's forward with its bias, in the same
+    pass); see :func:`grad_input_with_bias`.
 
     Examples
     --------
@@ -128,6 +131,7 @@ class Algorithm:
     cost: Callable[[Problem], float] = _no_estimate
     fuses_bias: bool = False
     zero_pads: bool = False
+    grad_input_bias: bool = False
 
 
 def forward_with_bias(algo: Algorithm, x: np.ndarray, w: np.ndarray, bias: np.ndarray | None,
@@ -155,6 +159,28 @@ def forward_with_bias(algo: Algorithm, x: np.ndarray, w: np.ndarray, bias: np.nd
     y = algo.forward(x, w, stride, dilation, groups)
     y += bias[:, None]
     return y
+
+
+def grad_input_with_bias(algo: Algorithm, gy: np.ndarray, w: np.ndarray,
+                         bias: np.ndarray | None, length: int, stride: int, dilation: int,
+                         groups: int, pad_left: int = 0, pad_right: int = 0) -> np.ndarray:
+    """``algo.grad_input`` plus ``bias`` over ``(C_in,)`` (``None``: none), fused when it can.
+
+    ``pad_left``/``pad_right`` as in :func:`forward_with_bias`: passed to an algorithm that
+    takes zero padding, else its gradient is cropped here. The result is the algorithm's own
+    (fresh) array or a view of it.
+    """
+    if algo.zero_pads:
+        if algo.grad_input_bias and bias is not None:
+            return algo.grad_input(gy, w, length, stride, dilation, groups, pad_left, pad_right,
+                                   bias=bias)
+        gx = algo.grad_input(gy, w, length, stride, dilation, groups, pad_left, pad_right)
+    else:
+        gxp = algo.grad_input(gy, w, length + pad_left + pad_right, stride, dilation, groups)
+        gx = pad_backward(gxp, pad_left, pad_right, "zeros")  # a view of a fresh array
+    if bias is not None:
+        gx += bias[:, None]
+    return gx
 
 
 #: The algorithm of last resort: :func:`choose` returns it only when no other registered
@@ -239,7 +265,8 @@ def _auto_forward(x, w, stride, dilation, groups, bias=None, pad_left=0, pad_rig
         ALGORITHMS[name], x, w, bias, stride, dilation, groups, pad_left, pad_right))
 
 
-def _auto_grad_input(gy, w, length, stride, dilation, groups, pad_left=0, pad_right=0):
+def _auto_grad_input(gy, w, length, stride, dilation, groups, pad_left=0, pad_right=0,
+                     bias=None):
     n, c_out, _ = gy.shape
     _, cg, kernel = w.shape
     dtype = _dtype_name(np.result_type(gy.dtype, w.dtype))
@@ -248,6 +275,9 @@ def _auto_grad_input(gy, w, length, stride, dilation, groups, pad_left=0, pad_ri
 
     def run(name: str) -> np.ndarray:
         algo = ALGORITHMS[name]
+        if bias is not None:
+            return grad_input_with_bias(algo, gy, w, bias, length, stride, dilation, groups,
+                                        pad_left, pad_right)
         if algo.zero_pads:
             return algo.grad_input(gy, w, length, stride, dilation, groups, pad_left, pad_right)
         gxp = algo.grad_input(gy, w, padded, stride, dilation, groups)
@@ -277,7 +307,7 @@ from . import direct, fft, gemm, native  # noqa: E402
 
 ALGORITHMS: dict[str, Algorithm] = {
     "auto": Algorithm("auto", _auto_forward, _auto_grad_input, _auto_grad_weight,
-                      fuses_bias=True, zero_pads=True),
+                      fuses_bias=True, zero_pads=True, grad_input_bias=True),
     "reference": Algorithm(
         "reference", reference.forward, reference.grad_input, reference.grad_weight,
         cost=_reference_cost,

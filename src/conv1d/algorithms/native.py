@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 import warnings
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -231,32 +233,46 @@ def _check(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, groups: int
 PACK_CACHE = 16
 PACK_MAX_BYTES = 128 << 10
 _packs: dict[tuple, tuple[bytes, np.ndarray]] = {}
+#: Larger packings are written into a buffer each thread keeps (a fresh multi-MiB array would
+#: fault its pages in on every call: HiFi-GAN's 8 MiB weight, 0.55 ms to pack into a warm
+#: buffer, ~2.5 ms into a fresh one), up to this size; beyond it, into a fresh array.
+SCRATCH_MAX_BYTES = 64 << 20
+_local = threading.local()
 
 
-def _packed(w: np.ndarray, groups: int, dtype: np.dtype, ob: int) -> np.ndarray:
-    """``w`` packed for ``forward_dense``: ``(C_out, cg, K) -> (G, nob, cg, K, ob)``, zero rows
-    past ``og = C_out / G`` (the tile's broadcasts then read consecutive weights).
+def _scratch(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """An uninitialised array of ``shape`` on this thread's reused buffer (see above).
+
+    Valid until this thread's next call: the caller packs into it and uses it within one call.
+    """
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if nbytes > SCRATCH_MAX_BYTES:
+        return np.empty(shape, dtype)
+    buf = getattr(_local, "buf", None)
+    if buf is None or buf.size < nbytes:
+        buf = _local.buf = np.empty(max(nbytes, 1 << 20), np.uint8)
+    return buf[:nbytes].view(dtype).reshape(shape)
+
+
+def _cached(w: np.ndarray, groups: int, dtype: np.dtype, kind: str,
+            pack: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``pack(w as a C-contiguous array in dtype)``, kept between calls for small weights.
 
     A small weight's packing is kept, keyed by the array it views (a layer passes the same
     parameter every call) and reused only when the weight's bytes are those it was packed from
     (the weight may have changed in place): a packing is a function of those bytes, the shape,
-    ``groups``, ``dtype`` and ``ob``, so a reused one is exactly a fresh one. Kept packings
+    ``groups``, ``dtype`` and ``kind``, so a reused one is exactly a fresh one. Kept packings
     are read-only and never modified, so concurrent calls may share them.
     """
-    c_out, cg, kernel = w.shape
-    og = c_out // groups
-    nob = -(-og // ob)
     raw = key = None
     if w.size * dtype.itemsize <= PACK_MAX_BYTES:
         root = w if w.base is None else w.base
-        key = (id(root), w.shape, dtype, groups, ob)
+        key = (id(root), w.shape, dtype, groups, kind)
         raw = np.ascontiguousarray(w, dtype).tobytes()
         kept = _packs.get(key)
         if kept is not None and kept[0] == raw:
             return kept[1]
-    wp = np.zeros((groups, nob * ob, cg, kernel), dtype)
-    wp[:, :og] = w.reshape(groups, og, cg, kernel)
-    wp = np.ascontiguousarray(wp.reshape(groups, nob, ob, cg, kernel).transpose(0, 1, 3, 4, 2))
+    wp = pack(np.ascontiguousarray(w, dtype))
     if key is not None and raw is not None:
         wp.flags.writeable = False
         if len(_packs) >= PACK_CACHE:
@@ -266,6 +282,46 @@ def _packed(w: np.ndarray, groups: int, dtype: np.dtype, ob: int) -> np.ndarray:
                 pass
         _packs[key] = (raw, wp)
     return wp
+
+
+def _packed(w: np.ndarray, groups: int, dtype: np.dtype, ob: int) -> np.ndarray:
+    """``w`` packed for ``forward_dense``: ``(C_out, cg, K) -> (G, nob, cg, K, ob)``, zero rows
+    past ``og = C_out / G`` (the tile's broadcasts then read consecutive weights); see
+    :func:`_cached`.
+    """
+    c_out, cg, kernel = w.shape
+    og = c_out // groups
+    nob = -(-og // ob)
+
+    def pack(wc: np.ndarray) -> np.ndarray:
+        wp = np.zeros((groups, nob * ob, cg, kernel), dtype)
+        wp[:, :og] = wc.reshape(groups, og, cg, kernel)
+        return np.ascontiguousarray(
+            wp.reshape(groups, nob, ob, cg, kernel).transpose(0, 1, 3, 4, 2))
+
+    return _cached(w, groups, dtype, f"forward{ob}", pack)
+
+
+def _packed_grad_input(w: np.ndarray, groups: int, dtype: np.dtype) -> np.ndarray:
+    """``w`` packed for ``grad_input``: ``(C_out, cg, K) -> (G, ncb, K, og, CB)`` by the kernel
+    module's ``grad_input_pack`` (layout in kernels.h); see :func:`_cached`.
+    """
+    c_out, cg, kernel = w.shape
+    mod = _mod
+    cb = min(cg, mod.GRAD_INPUT_BLOCK)
+    shape = (groups, -(-cg // cb), kernel, c_out // groups, cb)
+
+    if w.size * dtype.itemsize > PACK_MAX_BYTES:
+        wp = _scratch(shape, dtype)
+        mod.grad_input_pack(wp, np.ascontiguousarray(w, dtype), c_out, cg, kernel, groups)
+        return wp
+
+    def pack(wc: np.ndarray) -> np.ndarray:
+        wp = np.empty(shape, dtype)
+        mod.grad_input_pack(wp, wc, c_out, cg, kernel, groups)
+        return wp
+
+    return _cached(w, groups, dtype, f"grad_input{mod.GRAD_INPUT_BLOCK}", pack)
 
 
 def forward(
@@ -363,17 +419,19 @@ def _ranges(count: int, macs: int) -> list[tuple[int, int]]:
 
 def grad_input(
     gy: np.ndarray, w: np.ndarray, length: int, stride: int, dilation: int, groups: int,
-    pad_left: int = 0, pad_right: int = 0,
+    pad_left: int = 0, pad_right: int = 0, bias: np.ndarray | None = None,
 ) -> np.ndarray:
     """Gradient with respect to the unpadded input of ``length`` samples.
 
-    ``grad_input`` of ``grad_input.c``, threads split over samples; the GEMM algorithm's on a
-    padded copy if the kernel is not built.
+    ``grad_input`` of ``grad_input.c`` on the weight packed by its ``grad_input_pack``, threads
+    split over (sample, group, channel block) work items; the GEMM algorithm's on a padded
+    copy if the kernel is not built. ``bias`` (``(C_in,)``, optional) is added to every
+    position: a transposed convolution's forward is this with its bias.
     """
     dtype = np.result_type(gy, w)
-    gy, wc = np.ascontiguousarray(gy, dtype), np.ascontiguousarray(w, dtype)
+    gy = np.ascontiguousarray(gy, dtype)
     n, c_out, lo = gy.shape
-    _, cg, kernel = wc.shape
+    _, cg, kernel = w.shape
     c_in = cg * groups
     if lo != _lo(length + pad_left + pad_right, kernel, stride, dilation) or c_out % groups:
         raise ValueError(f"native: grad_output {gy.shape} does not match length={length}, "
@@ -381,16 +439,17 @@ def grad_input(
     gx = np.empty((n, c_in, length), dtype)
     if gx.size == 0:
         return gx
-    if lo == 0 or c_out == 0:
-        gx.fill(0)
-        return gx
+    b = None if bias is None else np.ascontiguousarray(bias, dtype)
     mod = _mod
     dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
-    if all(threads.parallel_map(lambda s: mod.grad_input(gx, gy, wc, *dims, *s),
-                                _ranges(n, n * c_out * cg * kernel * lo))):
+    wp = _packed_grad_input(w, groups, dtype)
+    items = n * groups * wp.shape[1]
+    if all(threads.parallel_map(lambda s: mod.grad_input(gx, gy, wp, b, *dims, *s),
+                                _ranges(items, n * c_out * cg * kernel * lo))):
         return gx
     gxp = gemm.grad_input(gy, w, length + pad_left + pad_right, stride, dilation, groups)
-    return _padding.pad_backward(gxp, pad_left, pad_right, "zeros")
+    gx = _padding.pad_backward(gxp, pad_left, pad_right, "zeros")
+    return gx if b is None else gx + b[:, None]
 
 
 def grad_weight(
@@ -491,4 +550,4 @@ def unsupported(problem: Problem) -> str | None:
 
 
 ALGORITHM: Algorithm = Algorithm("native", forward, grad_input, grad_weight, unsupported, cost,
-                      fuses_bias=True, zero_pads=True)
+                      fuses_bias=True, zero_pads=True, grad_input_bias=True)
