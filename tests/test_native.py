@@ -134,6 +134,29 @@ def test_threads_split_without_changing_a_bit(groups, cout, restore_threads, mon
 
 
 @needs_native
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_large_weights_packed_into_the_threads_buffer(level, dtype, restore_threads):
+    """Weights over PACK_MAX_BYTES are packed afresh each call into a buffer each thread
+    reuses: two different large weights back to back, and the small one between them (kept
+    packings), each give their own correct answer, forward and input gradient."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 96, 40)).astype(dtype)
+    big = [rng.standard_normal((80, 48, 9)).astype(dtype) for _ in range(2)]  # grouped, 2
+    assert big[0].astype(np.float32).nbytes > native.PACK_MAX_BYTES
+    small = rng.standard_normal((8, 48, 3)).astype(dtype)
+    for threads in (1, 2):
+        conv1d.set_num_threads(threads)
+        for w in (big[0], small, big[1], big[0]):
+            check(x, w, None, padding=4, groups=2, algorithm="native")
+            gy = rng.standard_normal((2, w.shape[0], 49 - w.shape[2])).astype(dtype)
+            ours = native.grad_input(gy, w, 40, 1, 1, 2, 4, 4)
+            wt = w.astype(np.float64)
+            ref = ALGORITHMS["reference"].grad_input(gy.astype(np.float64), wt, 48, 1, 1, 2)
+            np.testing.assert_allclose(ours, ref[..., 4:44], rtol=0,
+                                       atol=1e-3 if dtype == np.float32 else 1e-10)
+
+
+@needs_native
 def test_padded_and_unpadded_contracts_agree():
     """The pre-padded contract (pads 0, as streaming and ConvTranspose1d call it) and the
     in-kernel zero padding give the same numbers."""

@@ -39,8 +39,12 @@
 #define GW_TB 1024
 #define GW_TB_MIN 256
 #define GW_GY_BYTES (1024 * 1024)
+#ifndef GW_STEPS
 #define GW_STEPS 32
+#endif
+#ifndef GW_STRIP_BYTES
 #define GW_STRIP_BYTES (32 * 1024)
+#endif
 
 /* Lane sums by vector halves need __builtin_shufflevector (Clang, GCC 12+). */
 #if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)

@@ -68,13 +68,16 @@ static inline ptrdiff_t conv1d_gcd(ptrdiff_t a, ptrdiff_t b)
 
 /* ---------------------------------------------------------------- forward (forward.c)
  * Dense / grouped forward, register-tiled. Writes y[n, :, t0:t1] for n in [n0, n1) fully
- * (bias added when bias != NULL). wp is the weight packed by Python as
+ * (bias added when bias != NULL). wp is the weight packed by forward_dense_pack_* (or the same
+ * layout from Python): w (C_out, C_in/groups, K) ->
  * (groups, ceil(og / OUT_BLOCK), C_in/groups, K, OUT_BLOCK), zero-filled past og = C_out/groups.
  * scratch: forward_dense_scratch(..., positions = t1 - t0, ...) bytes, private to this call
  * (tap offsets and the packed input panels). */
 size_t forward_dense_scratch(ptrdiff_t C_in, ptrdiff_t groups, ptrdiff_t K, ptrdiff_t stride,
                              ptrdiff_t dilation, ptrdiff_t positions, int itemsize);
 #define DECLARE_FORWARD_DENSE(T, S)                                                          \
+    void forward_dense_pack_##S(T *wp, const T *w, ptrdiff_t C_out, ptrdiff_t cg, ptrdiff_t K, \
+                                ptrdiff_t groups);                                           \
     void forward_dense_##S(const T *x, const T *wp, const T *bias, T *y, ptrdiff_t N,        \
                            ptrdiff_t C_in, ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K,        \
                            ptrdiff_t L_out, ptrdiff_t stride, ptrdiff_t dilation,            \

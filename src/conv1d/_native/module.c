@@ -68,6 +68,36 @@ static int check_dims(ptrdiff_t C_in, ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t st
     return 0;
 }
 
+PyDoc_STRVAR(forward_pack_doc,
+             "forward_pack(wp, w, C_out, cg, K, groups)\n\nw (C_out, cg, K) packed into wp "
+             "for forward_dense (kernels.h).");
+
+static PyObject *py_forward_pack(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *owp, *ow;
+    Py_ssize_t C_out, cg, K, g;
+    if (!PyArg_ParseTuple(args, "OOnnnn", &owp, &ow, &C_out, &cg, &K, &g)) return NULL;
+    if (check_dims(cg * g, C_out, K, 1, 1, g) < 0) return NULL;
+    const ptrdiff_t nob = (C_out / g + CONV1D_OUT_BLOCK - 1) / CONV1D_OUT_BLOCK;
+    Buffers bufs = {.n = 0};
+    void *wp, *w;
+    if (take(&bufs, owp, "wp", 1, g * nob * CONV1D_OUT_BLOCK * cg * K, 0, &wp) < 0 ||
+        take(&bufs, ow, "w", 0, C_out * cg * K, 0, &w) < 0) {
+        release(&bufs);
+        return NULL;
+    }
+    int item = (int)bufs.b[0].itemsize;
+    Py_BEGIN_ALLOW_THREADS
+    if (item == 4)
+        forward_dense_pack_f32(wp, w, C_out, cg, K, g);
+    else
+        forward_dense_pack_f64(wp, w, C_out, cg, K, g);
+    Py_END_ALLOW_THREADS
+    release(&bufs);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(forward_dense_doc,
              "forward_dense(x, wp, bias, y, N, C_in, L, C_out, K, L_out, stride, dilation, "
              "groups, pad_left, n0, n1, t0, t1)\n\nDense/grouped forward into y (kernels.h).");
@@ -353,6 +383,7 @@ static PyObject *py_cpu_supports(PyObject *self, PyObject *arg)
 static PyMethodDef methods[] = {
     {"forward_dense", py_forward_dense, METH_VARARGS, forward_dense_doc},
     {"forward_rows", py_forward_rows, METH_VARARGS, forward_rows_doc},
+    {"forward_pack", py_forward_pack, METH_VARARGS, forward_pack_doc},
     {"grad_input_pack", py_grad_input_pack, METH_VARARGS, grad_input_pack_doc},
     {"grad_input", py_grad_input, METH_VARARGS, grad_input_doc},
     {"grad_weight", py_grad_weight, METH_VARARGS, grad_weight_doc},

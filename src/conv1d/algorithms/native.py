@@ -285,19 +285,23 @@ def _cached(w: np.ndarray, groups: int, dtype: np.dtype, kind: str,
 
 
 def _packed(w: np.ndarray, groups: int, dtype: np.dtype, ob: int) -> np.ndarray:
-    """``w`` packed for ``forward_dense``: ``(C_out, cg, K) -> (G, nob, cg, K, ob)``, zero rows
-    past ``og = C_out / G`` (the tile's broadcasts then read consecutive weights); see
-    :func:`_cached`.
+    """``w`` packed for ``forward_dense`` by the kernel module's ``forward_pack``:
+    ``(C_out, cg, K) -> (G, nob, cg, K, ob)``, zero rows past ``og = C_out / G`` (the tile's
+    broadcasts then read consecutive weights); see :func:`_cached`. ``ob`` is the module's
+    ``OUT_BLOCK``.
     """
     c_out, cg, kernel = w.shape
-    og = c_out // groups
-    nob = -(-og // ob)
+    mod = _mod
+    shape = (groups, -(-(c_out // groups) // ob), cg, kernel, ob)
+    if w.size * dtype.itemsize > PACK_MAX_BYTES:
+        wp = _scratch(shape, dtype)
+        mod.forward_pack(wp, np.ascontiguousarray(w, dtype), c_out, cg, kernel, groups)
+        return wp
 
     def pack(wc: np.ndarray) -> np.ndarray:
-        wp = np.zeros((groups, nob * ob, cg, kernel), dtype)
-        wp[:, :og] = wc.reshape(groups, og, cg, kernel)
-        return np.ascontiguousarray(
-            wp.reshape(groups, nob, ob, cg, kernel).transpose(0, 1, 3, 4, 2))
+        wp = np.empty(shape, dtype)
+        mod.forward_pack(wp, wc, c_out, cg, kernel, groups)
+        return wp
 
     return _cached(w, groups, dtype, f"forward{ob}", pack)
 
