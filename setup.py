@@ -10,10 +10,11 @@ import platform
 from setuptools import Extension, setup
 
 SOURCES = [f"src/conv1d/_native/{name}.c"
-           for name in ("module", "forward", "depthwise", "grad_input", "grad_weight")]
+           for name in ("module", "forward", "depthwise", "grad_input", "grad_weight",
+                        "grad_weight_dense")]
 HEADERS = [f"src/conv1d/_native/{name}.h"
            for name in ("kernels", "instantiate", "forward_impl", "depthwise_impl",
-                        "grad_input_impl", "grad_weight_impl")]
+                        "grad_input_impl", "grad_weight_impl", "grad_weight_dense_impl")]
 # -ffp-contract=fast: a*b+c becomes one FMA where the level has it (GCC's default in GNU C,
 # but not under -std=c99/c11). No -ffast-math: NaN and Inf must propagate as in the reference.
 COMMON = ["-O3", "-ffp-contract=fast", "-std=gnu11"]

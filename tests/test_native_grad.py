@@ -66,6 +66,10 @@ PATHS = {
     "pointwise_strided": (2, 8, 16, 1, 77, 3, (0, 0), 1, 1),
     "rows_of_2_kib": (2, 16, 40, 3, 512, 1, (1, 1), 1, 1),  # gy rows copied (L1 set aliasing)
     "pointwise_2_kib": (1, 24, 80, 1, 1024, 1, (0, 0), 1, 1),
+    # grad_weight_dense (>= a vector of output channels per group, >= 32 columns):
+    "dense_gw_grouped_strided": (2, 32, 64, 5, 300, 2, (2, 1), 1, 2),
+    "dense_gw_dilated_blocks": (1, 12, 40, 9, 500, 1, (8, 8), 2, 1),  # 40 = 2 vectors + 8
+    "dense_gw_stride_3": (3, 8, 50, 4, 1000, 3, (0, 3), 1, 1),  # 3 blocks of positions
 }
 
 
@@ -209,3 +213,22 @@ def test_bias_is_added_once_on_every_position(level, dtype, stride):
     plain = native.grad_input(gy, w, length, stride, 1, 1, 4, 0)
     fused = native.grad_input(gy, w, length, stride, 1, 1, 4, 0, bias=b)
     np.testing.assert_array_equal(fused, plain + b[:, None])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dense_weight_gradient_writes_its_rows_only(level, dtype):
+    """grad_weight_dense's rows [o0, o1), across a group boundary and partial vectors."""
+    rng = np.random.default_rng(10)
+    s, d, g, pl, pr = 2, 1, 2, 2, 1
+    x = rng.standard_normal((3, 20, 150)).astype(dtype)
+    w = rng.standard_normal((80, 10, 5)).astype(dtype)
+    lo = (150 + pl + pr - d * 4 - 1) // s + 1
+    gy = rng.standard_normal((3, 80, lo)).astype(dtype)
+    xp = np.pad(x, ((0, 0), (0, 0), (pl, pr)))
+    ref = reference.grad_weight(gy.astype(np.float64), xp.astype(np.float64), 5, s, d, g)
+    mod, dims = _module(level), _dims(x, w, gy, s, d, g, pl)
+    gw = np.full(w.shape, np.nan, dtype)
+    mod.grad_weight_dense(gw, gy, x, *dims, 5, 57)  # 35 rows of group 0, 17 of group 1
+    assert np.isnan(gw[:5]).all() and np.isnan(gw[57:]).all()
+    tol = 1e-4 if dtype == np.float32 else 1e-11
+    np.testing.assert_allclose(gw[5:57], ref[5:57], rtol=0, atol=tol)

@@ -139,6 +139,22 @@ DECLARE_GRAD_INPUT(double, f64)
 DECLARE_GRAD_WEIGHT(float, f32)
 DECLARE_GRAD_WEIGHT(double, f64)
 
+/* ---------------------------------------------- grad_weight_dense (grad_weight_dense.c)
+ * The same gradient as grad_weight_* (same arrays, same sum, rows o in [o0, o1) written fully
+ * and nothing else), vectorised over output channels: for layers with many output channels
+ * per group (grad_weight_* suits depthwise-like ones). scratch: grad_weight_dense_scratch(...)
+ * bytes for this call's [o0, o1), private to it. */
+size_t grad_weight_dense_scratch(ptrdiff_t C_in, ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t s,
+                                 ptrdiff_t d, ptrdiff_t groups, ptrdiff_t o0, ptrdiff_t o1,
+                                 int itemsize);
+#define DECLARE_GRAD_WEIGHT_DENSE(T, S)                                                      \
+    void grad_weight_dense_##S(T *gw, const T *gy, const T *x, ptrdiff_t N, ptrdiff_t C_in,  \
+                               ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t L_out,   \
+                               ptrdiff_t stride, ptrdiff_t dilation, ptrdiff_t groups,       \
+                               ptrdiff_t pad_left, ptrdiff_t o0, ptrdiff_t o1, void *scratch);
+DECLARE_GRAD_WEIGHT_DENSE(float, f32)
+DECLARE_GRAD_WEIGHT_DENSE(double, f64)
+
 /* ------------------------------------------------------------------ fma_loop (module.c)
  * fma_loop(iterations): runs `iterations` rounds of independent float32 vector FMA chains held
  * in registers (no memory traffic) and returns the float32 FLOPs done (2 per lane per FMA), so

@@ -307,6 +307,52 @@ static PyObject *py_grad_weight(PyObject *self, PyObject *args)
     return PyBool_FromLong(rc == 0);
 }
 
+PyDoc_STRVAR(grad_weight_dense_doc,
+             "grad_weight_dense(gw, gy, x, N, C_in, L, C_out, K, L_out, stride, dilation, "
+             "groups, pad_left, o0, o1)\n\ngrad_weight vectorised over output channels "
+             "(kernels.h).");
+
+static PyObject *py_grad_weight_dense(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *ogw, *ogy, *ox;
+    Py_ssize_t N, C_in, L, C_out, K, L_out, s, d, g, pl, o0, o1;
+    if (!PyArg_ParseTuple(args, "OOOnnnnnnnnnnnn", &ogw, &ogy, &ox, &N, &C_in, &L, &C_out, &K,
+                          &L_out, &s, &d, &g, &pl, &o0, &o1))
+        return NULL;
+    if (check_dims(C_in, C_out, K, s, d, g) < 0) return NULL;
+    Buffers bufs = {.n = 0};
+    void *gw, *gy, *x;
+    if (take(&bufs, ogw, "gw", 1, C_out * (C_in / g) * K, 0, &gw) < 0 ||
+        take(&bufs, ogy, "gy", 0, N * C_out * L_out, 0, &gy) < 0 ||
+        take(&bufs, ox, "x", 0, N * C_in * L, 0, &x) < 0) {
+        release(&bufs);
+        return NULL;
+    }
+    if (o0 < 0 || o1 > C_out || o0 > o1 || pl < 0 || L_out < 0) {
+        release(&bufs);
+        PyErr_SetString(PyExc_ValueError, "grad_weight_dense: range out of bounds");
+        return NULL;
+    }
+    int item = (int)bufs.b[0].itemsize;
+    void *scratch = malloc(grad_weight_dense_scratch(C_in, C_out, K, s, d, g, o0, o1, item) + 64);
+    if (!scratch) {
+        release(&bufs);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (item == 4)
+        grad_weight_dense_f32(gw, gy, x, N, C_in, L, C_out, K, L_out, s, d, g, pl, o0, o1,
+                              scratch);
+    else
+        grad_weight_dense_f64(gw, gy, x, N, C_in, L, C_out, K, L_out, s, d, g, pl, o0, o1,
+                              scratch);
+    Py_END_ALLOW_THREADS
+    free(scratch);
+    release(&bufs);
+    Py_RETURN_NONE;
+}
+
 /* See kernels.h. 12 chains of FMAs (16 with 32 vector registers) hide the FMA latency; without
  * -ffast-math the compiler may not reassociate or fold the chains, so every FMA runs. */
 #if defined(__AVX512F__)
@@ -387,6 +433,7 @@ static PyMethodDef methods[] = {
     {"grad_input_pack", py_grad_input_pack, METH_VARARGS, grad_input_pack_doc},
     {"grad_input", py_grad_input, METH_VARARGS, grad_input_doc},
     {"grad_weight", py_grad_weight, METH_VARARGS, grad_weight_doc},
+    {"grad_weight_dense", py_grad_weight_dense, METH_VARARGS, grad_weight_dense_doc},
     {"fma_loop", py_fma_loop, METH_O, fma_loop_doc},
     {"cpu_supports", py_cpu_supports, METH_O, cpu_supports_doc},
     {NULL, NULL, 0, NULL},

@@ -9,9 +9,13 @@ algorithm takes the *unpadded* input plus ``pad_left``/``pad_right`` for zero pa
   reading the input rows in place. Depthwise and few-outputs-per-group layers run
   ``forward_rows`` (``depthwise.c``): one pass over input and output. Both fuse the bias.
 * **Gradients.** ``grad_input`` (``grad_input.c``): the transposed direct convolution,
-  polyphase for strides, threads over samples. ``grad_weight`` (``grad_weight.c``): an
-  output channels x (channel, tap) columns tile over the positions, threads over output
-  channels. Both read the unpadded arrays (zeros at the edges inside the kernels).
+  polyphase for strides, on packed weights, threads over (sample, group, channel block); with
+  a bias it is also ConvTranspose1d's forward. ``grad_weight_dense``
+  (``grad_weight_dense.c``): a (channel, tap) columns x output-channel vectors tile summing
+  over the positions, for layers with many output channels per group; ``grad_weight``
+  (``grad_weight.c``): output channels x columns vectorised over the positions, for the
+  others (depthwise). Threads over output channels. All read the unpadded arrays (zeros at
+  the edges inside the kernels).
 * **Instruction sets.** The same C is compiled for AVX-512, AVX2+FMA and a portable baseline
   (``setup.py``); the best one the CPU supports is loaded. ``CONV1D_NATIVE=0`` in the
   environment turns the native algorithm off (not registered), ``CONV1D_SIMD=avx512|avx2|baseline``
@@ -20,9 +24,11 @@ algorithm takes the *unpadded* input plus ``pad_left``/``pad_right`` for zero pa
   not divide evenly) into one share per :data:`conv1d.threads.workers` thread; the kernels
   release the GIL. Calls below :data:`PARALLEL_MIN_MACS` run inline (a thread hand-off costs
   more than it saves there).
-* **Packed weights.** The dense kernel reads the weight packed in register-tile order; the
-  packing of a small weight is kept and reused while the weight's bytes are unchanged
-  (:data:`PACK_CACHE`), so a layer called again, or a stream's next chunk, skips it.
+* **Packed weights.** The dense forward and ``grad_input`` read the weight packed in
+  register-tile order (packed in C); the packing of a small weight is kept and reused while
+  the weight's bytes are unchanged (:data:`PACK_CACHE`), so a layer called again, or a
+  stream's next chunk, skips it; a large one is packed each call into a buffer each thread
+  keeps (:data:`SCRATCH_MAX_BYTES`).
 * **Windows.** :func:`forward_window` reads a window of a longer buffer in place (a
   stream's state) and :func:`run` skips the checks a plan has done once.
 """
@@ -414,11 +420,26 @@ def run(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, lo: int, stride: 
     return y
 
 
-def _ranges(count: int, macs: int) -> list[tuple[int, int]]:
-    """``[0, count)`` in one contiguous range per thread (one range for small calls)."""
+def _ranges(count: int, macs: int, align: int = 1) -> list[tuple[int, int]]:
+    """``[0, count)`` in one contiguous range per thread (one range for small calls), each
+    but the last a multiple of ``align`` long."""
     parts = min(count, threads.workers if macs >= PARALLEL_MIN_MACS else 1)
     step = -(-count // max(parts, 1))
+    step = -(-step // align) * align
     return [(a, min(count, a + step)) for a in range(0, count, step)]
+
+
+#: ``grad_weight_dense`` (vectorised over output channels) needs at least a vector of output
+#: channels per group and this many columns (input channels x taps) to beat ``grad_weight``
+#: (vectorised over positions): with fewer, transposing each block of gy serves too few
+#: column tiles. One thread, float32, AVX-512, GF/s old -> dense: resnet1d_ecg 187 -> 238,
+#: pointwise 143 -> 216, hifigan_up8's 141 -> 224, seed_example 28 -> 91; below the line
+#: har_small (15 columns) 95 -> 80, wav2vec_stem (10) 66 -> 48, tasnet_decoder's (16) 88 -> 81.
+DENSE_GW_MIN_COLUMNS = 32
+
+
+def _dense_grad_weight(og: int, columns: int, lanes: int) -> bool:
+    return og >= lanes and columns >= DENSE_GW_MIN_COLUMNS
 
 
 def grad_input(
@@ -462,8 +483,10 @@ def grad_weight(
 ) -> np.ndarray:
     """Gradient with respect to the weight, ``x`` unpadded.
 
-    ``grad_weight`` of ``grad_weight.c``, threads split over output channels; the GEMM
-    algorithm's on a padded copy if the kernel is not built.
+    ``grad_weight_dense`` of ``grad_weight_dense.c`` (vectorised over output channels) where
+    a group has a vector of output channels and enough columns, else ``grad_weight`` of
+    ``grad_weight.c`` (vectorised over positions: depthwise-like layers); threads split over
+    output channels. The GEMM algorithm's on a padded copy if the kernel is not built.
     """
     dtype = np.result_type(gy, x)
     gy, xc = np.ascontiguousarray(gy, dtype), np.ascontiguousarray(x, dtype)
@@ -482,9 +505,15 @@ def grad_weight(
         gw.fill(0)
         return gw
     mod = _mod
-    dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left, pad_right)
-    if all(threads.parallel_map(lambda s: mod.grad_weight(gw, gy, xc, *dims, *s),
-                                _ranges(c_out, n * c_out * cg * kernel * lo))):
+    dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
+    macs = n * c_out * cg * kernel * lo
+    lanes = mod.VEC_BYTES // dtype.itemsize
+    if _dense_grad_weight(c_out // groups, cg * kernel, lanes):
+        threads.parallel_map(lambda s: mod.grad_weight_dense(gw, gy, xc, *dims, *s),
+                             _ranges(c_out, macs, align=lanes))
+        return gw
+    if all(threads.parallel_map(lambda s: mod.grad_weight(gw, gy, xc, *dims, pad_right, *s),
+                                _ranges(c_out, macs))):
         return gw
     xp = _padding.pad(x, pad_left, pad_right, "zeros")
     return gemm.grad_weight(gy, xp, kernel, stride, dilation, groups)
