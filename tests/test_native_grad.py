@@ -125,7 +125,7 @@ def test_work_ranges_write_their_part_only(level, dtype):
     wp = np.empty((g, -(-3 // cb), 4, 4, cb), dtype)
     mod.grad_input_pack(wp, w, 8, 3, 4, g)
     gx = np.full(x.shape, np.nan, dtype)
-    assert mod.grad_input(gx, gy, wp, None, *dims, 3, 6)  # sample 1 group 1, sample 2
+    assert mod.grad_input(gx, gy, wp, None, *dims, 1, 3, 6)  # sample 1 group 1, sample 2
     mine = np.zeros(x.shape, bool)
     mine[1, 3:], mine[2] = True, True
     assert np.isnan(gx[~mine]).all()

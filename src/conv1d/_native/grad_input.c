@@ -29,8 +29,8 @@
  * Zeros in the strip are multiplied by the weights, so a non-finite weight would make NaN
  * where no product exists; items whose weights are not all finite take an exact scalar path
  * instead (the reference's NaN pattern), as do calls whose gy window would not fit the strip
- * (enormous dilation). Memory: stack only (GI_STRIP_BYTES + GI_TMP_ELEMS items, under
- * 64 KiB); no allocation.
+ * (enormous dilation). Memory: stack only (GI_STRIP_BYTES + GI_TMP_BYTES, 64 KiB); no
+ * allocation.
  */
 #include <string.h>
 
@@ -69,8 +69,8 @@
 #endif
 /* Stack strip for edge blocks' gy windows, and the tile buffer (CBT x phases x TB). */
 #define GI_STRIP_BYTES (32 * 1024)
-#ifndef GI_TMP_ELEMS
-#define GI_TMP_ELEMS 4096
+#ifndef GI_TMP_BYTES
+#define GI_TMP_BYTES (32 * 1024)
 #endif
 /* Phases kept in the tile buffer at once; larger strides write each phase on its own. */
 #define GI_MAX_PHASES 8

@@ -192,20 +192,22 @@ void NAME(grad_input_pack_)(T *wp, const T *w, ptrdiff_t C_out, ptrdiff_t cg, pt
 
 int NAME(grad_input_)(T *gx, const T *gy, const T *wp, const T *bias, ptrdiff_t N,
                       ptrdiff_t C_in, ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t L_out,
-                      ptrdiff_t s, ptrdiff_t d, ptrdiff_t groups, ptrdiff_t pl, ptrdiff_t u0,
-                      ptrdiff_t u1)
+                      ptrdiff_t s, ptrdiff_t d, ptrdiff_t groups, ptrdiff_t pl, ptrdiff_t cpi,
+                      ptrdiff_t u0, ptrdiff_t u1)
 {
     (void)N;
     if (u0 >= u1 || C_in == 0 || L == 0) return 0;
     const ptrdiff_t cg = C_in / groups, og = C_out / groups;
     const ptrdiff_t CB = NAME(gi_block_)(cg), ncb = (cg + CB - 1) / CB;
+    const ptrdiff_t ngi = (ncb + cpi - 1) / cpi; /* items per (sample, group) */
     if (L_out <= 0 || og == 0 || K == 0) {
         for (ptrdiff_t u = u0; u < u1; u++) {
-            const ptrdiff_t n = u / (groups * ncb), g = u / ncb % groups, c0 = u % ncb * CB;
-            const ptrdiff_t cbt = cg - c0 < CB ? cg - c0 : CB;
-            for (ptrdiff_t c = 0; c < cbt; c++) {
-                T *row = gx + (n * C_in + g * cg + c0 + c) * L;
-                const T b = bias ? bias[g * cg + c0 + c] : (T)0;
+            const ptrdiff_t n = u / (groups * ngi), g = u / ngi % groups, gi = u % ngi;
+            const ptrdiff_t ca = gi * cpi * CB;
+            const ptrdiff_t cz = (gi + 1) * cpi * CB < cg ? (gi + 1) * cpi * CB : cg;
+            for (ptrdiff_t c = ca; c < cz; c++) {
+                T *row = gx + (n * C_in + g * cg + c) * L;
+                const T b = bias ? bias[g * cg + c] : (T)0;
                 for (ptrdiff_t i = 0; i < L; i++) row[i] = b;
             }
         }
@@ -240,23 +242,28 @@ int NAME(grad_input_)(T *gx, const T *gy, const T *wp, const T *bias, ptrdiff_t 
     const ptrdiff_t fg = GI_BLOCK_TERMS / ((K + ks - 1) / ks) > 1
                              ? GI_BLOCK_TERMS / ((K + ks - 1) / ks) : 1;
     T strip[GI_STRIP_BYTES / sizeof(T)];
-    T tmp[GI_TMP_ELEMS];
+    T tmp[GI_TMP_BYTES / sizeof(T)];
     const ptrdiff_t ts = SP * TB; /* tmp: (cbt, SP, TB) */
     for (ptrdiff_t u = u0; u < u1; u++) {
-        /* work item u: sample n, group g, channels [c0, c0 + cbt) of the group */
-        const ptrdiff_t n = u / (groups * ncb), g = u / ncb % groups, cb = u % ncb;
-        const ptrdiff_t c0 = cb * CB;
-        const int cbt = cg - c0 < CB ? (int)(cg - c0) : (int)CB;
+        /* work item u: sample n, group g, channel blocks [cba, cbb) of the group */
+        const ptrdiff_t n = u / (groups * ngi), g = u / ngi % groups, gi = u % ngi;
+        const ptrdiff_t cba = gi * cpi, cbb = cba + cpi < ncb ? cba + cpi : ncb;
         const T *gyg = gy + (n * C_out + g * og) * L_out;
-        T *gxc = gx + (n * C_in + g * cg + c0) * L;
-        const T *wc = wp + (g * ncb + cb) * K * og * CB;
-        const T *bc = bias ? bias + g * cg + c0 : NULL;
+        const T *wg = wp + g * ncb * K * og * CB;
         int finite = 1;
-        for (ptrdiff_t e = 0; e < K * og * CB; e++) finite &= (wc[e] - wc[e] == 0);
+        for (ptrdiff_t e = cba * K * og * CB; e < cbb * K * og * CB; e++)
+            finite &= (wg[e] - wg[e] == 0);
         if (!finite || SWmax > strip_items) {
-            NAME(gi_scalar_)(gxc, gyg, wc, bc, cbt, CB, L, og, K, L_out, s, d, pl);
+            for (ptrdiff_t cb = cba; cb < cbb; cb++) {
+                const ptrdiff_t c0 = cb * CB;
+                NAME(gi_scalar_)(gx + (n * C_in + g * cg + c0) * L, gyg, wg + cb * K * og * CB,
+                                 bias ? bias + g * cg + c0 : NULL,
+                                 cg - c0 < CB ? (int)(cg - c0) : (int)CB, CB, L, og, K, L_out, s,
+                                 d, pl);
+            }
             continue;
         }
+        const ptrdiff_t tmp_items = (ptrdiff_t)(GI_TMP_BYTES / sizeof(T)), per = CB * ts;
         ptrdiff_t bs;
         for (ptrdiff_t Jb = Js; Jb < Je; Jb += bs) {
             /* Block [Jb, Jb + bs) of whole tiles. Blocks whose gy window [Jb - qmax, Jb + bs)
@@ -290,78 +297,104 @@ int NAME(grad_input_)(T *gx, const T *gy, const T *wp, const T *bias, ptrdiff_t 
             if (!direct && oblk > strip_items / SW) oblk = strip_items / SW;
             if (oblk < 1) oblk = 1;
             if (oblk > og) oblk = og;
-            if (SP == s)
-                for (int c = 0; c < cbt; c++)
-                    for (ptrdiff_t r = 0; r < s; r++)
-                        memset(tmp + c * ts + r * TB, 0, (size_t)bs * sizeof(T));
             /* input positions i of this block */
             ptrdiff_t ilo = Jb * s - pl, ihi = (Jb + bs) * s - pl;
             if (ilo < 0) ilo = 0;
             if (ihi > L) ihi = L;
-            for (ptrdiff_t o0 = 0; o0 < og; o0 += oblk) {
-                const ptrdiff_t no = (og - o0 < oblk) ? og - o0 : oblk;
-                const T *src;
-                ptrdiff_t rs;
-                if (direct) {
-                    src = gyg + o0 * L_out + Jb;
-                    rs = L_out;
-                } else {
-                    /* strip[o][u] = gy[t = Jb - qmax + u], zeros outside [0, L_out) */
-                    const ptrdiff_t t0 = Jb - qmax;
-                    ptrdiff_t ua = -t0, ub = L_out - t0;
-                    if (ua < 0) ua = 0;
-                    if (ua > SW) ua = SW;
-                    if (ub > SW) ub = SW;
-                    if (ub < ua) ub = ua;
-                    for (ptrdiff_t o = 0; o < no; o++) {
-                        T *row = strip + o * SW;
-                        memset(row, 0, (size_t)ua * sizeof(T));
-                        memcpy(row + ua, gyg + (o0 + o) * L_out + t0 + ua,
-                               (size_t)(ub - ua) * sizeof(T));
-                        memset(row + ub, 0, (size_t)(SW - ub) * sizeof(T));
-                    }
-                    src = strip + qmax;
-                    rs = SW;
-                }
-                const int first = o0 == 0;
-                const T *wo = wc + o0 * CB; /* (K, og, CB) from output channel o0 on */
-                if (SP == s) {
-                    for (ptrdiff_t kf = 0; kf < nph; kf++) {
-                        const ptrdiff_t r = kf * d % s, qf = kf * d / s;
-                        for (ptrdiff_t j = 0; j < bs; j += W)
-                            NAME(gi_tile_run_)(cbt, jv, src + j, rs, no, wo, og, CB, K, kf, ks,
-                                               qf, qs, tmp + r * TB + j, ts);
-                    }
-                } else {
-                    /* large stride: one phase at a time, written with stride s */
-                    if (first)
-                        for (int c = 0; c < cbt; c++) {
-                            T *row = gxc + c * L;
-                            const T b = bc ? bc[c] : (T)0;
-                            for (ptrdiff_t i = ilo; i < ihi; i++) row[i] = b;
+            /* src: the gy window of output channels [o0, o0 + no), in place or in the strip
+             * (strip[o][u] = gy[t = Jb - qmax + u], zeros outside [0, L_out)) */
+            const T *src = NULL;
+            ptrdiff_t rs = L_out;
+#define GI_WINDOW(o0, no)                                                                 \
+    do {                                                                                  \
+        if (direct) {                                                                     \
+            src = gyg + (o0) * L_out + Jb;                                                \
+            rs = L_out;                                                                   \
+            break;                                                                        \
+        }                                                                                 \
+        const ptrdiff_t t0 = Jb - qmax;                                                   \
+        ptrdiff_t ua = -t0, ub = L_out - t0;                                              \
+        if (ua < 0) ua = 0;                                                               \
+        if (ua > SW) ua = SW;                                                             \
+        if (ub > SW) ub = SW;                                                             \
+        if (ub < ua) ub = ua;                                                             \
+        for (ptrdiff_t o = 0; o < (no); o++) {                                            \
+            T *row = strip + o * SW;                                                      \
+            memset(row, 0, (size_t)ua * sizeof(T));                                       \
+            memcpy(row + ua, gyg + ((o0) + o) * L_out + t0 + ua,                          \
+                   (size_t)(ub - ua) * sizeof(T));                                        \
+            memset(row + ub, 0, (size_t)(SW - ub) * sizeof(T));                           \
+        }                                                                                 \
+        src = strip + qmax;                                                               \
+        rs = SW;                                                                          \
+    } while (0)
+            /* One pass over the output channels: the item's channel blocks one by one on
+             * the same window (read or copied once). Several passes: the blocks in batches
+             * whose tile buffers fit tmp together, each pass's window shared by a batch. */
+            const int one_pass = oblk >= og;
+            if (one_pass) GI_WINDOW(0, og);
+            const ptrdiff_t batch = one_pass ? 1 : (tmp_items / per > 1 ? tmp_items / per : 1);
+            for (ptrdiff_t ba = cba; ba < cbb; ba += batch) {
+                const ptrdiff_t bz = ba + batch < cbb ? ba + batch : cbb;
+                if (SP == s)
+                    for (ptrdiff_t c = 0; c < (bz - ba) * CB; c++)
+                        for (ptrdiff_t r = 0; r < s; r++)
+                            memset(tmp + c * ts + r * TB, 0, (size_t)bs * sizeof(T));
+                for (ptrdiff_t o0 = 0; o0 < og; o0 += oblk) {
+                    const ptrdiff_t no = (og - o0 < oblk) ? og - o0 : oblk;
+                    if (!one_pass) GI_WINDOW(o0, no);
+                    for (ptrdiff_t cb = ba; cb < bz; cb++) {
+                        const ptrdiff_t c0 = cb * CB;
+                        const int cbt = cg - c0 < CB ? (int)(cg - c0) : (int)CB;
+                        const T *wo = wg + cb * K * og * CB + o0 * CB; /* (K, og, CB) from o0 */
+                        T *tb = tmp + (cb - ba) * per;
+                        if (SP == s) {
+                            for (ptrdiff_t kf = 0; kf < nph; kf++) {
+                                const ptrdiff_t r = kf * d % s, qf = kf * d / s;
+                                for (ptrdiff_t j = 0; j < bs; j += W)
+                                    NAME(gi_tile_run_)(cbt, jv, src + j, rs, no, wo, og, CB, K,
+                                                       kf, ks, qf, qs, tb + r * TB + j, ts);
+                            }
+                            continue;
                         }
-                    for (ptrdiff_t kf = 0; kf < nph; kf++) {
-                        const ptrdiff_t r = kf * d % s, qf = kf * d / s;
-                        for (int c = 0; c < cbt; c++)
-                            memset(tmp + c * ts, 0, (size_t)bs * sizeof(T));
-                        for (ptrdiff_t j = 0; j < bs; j += W)
-                            NAME(gi_tile_run_)(cbt, jv, src + j, rs, no, wo, og, CB, K, kf, ks,
-                                               qf, qs, tmp + j, ts);
-                        for (int c = 0; c < cbt; c++) {
-                            T *row = gxc + c * L;
-                            for (ptrdiff_t j = 0; j < bs; j++) {
-                                const ptrdiff_t i = (Jb + j) * s + r - pl;
-                                if (i >= ilo && i < ihi) row[i] += tmp[c * ts + j];
+                        /* large stride: one phase at a time, written with stride s */
+                        T *gxc = gx + (n * C_in + g * cg + c0) * L;
+                        if (o0 == 0)
+                            for (int c = 0; c < cbt; c++) {
+                                T *row = gxc + c * L;
+                                const T b = bias ? bias[g * cg + c0 + c] : (T)0;
+                                for (ptrdiff_t i = ilo; i < ihi; i++) row[i] = b;
+                            }
+                        for (ptrdiff_t kf = 0; kf < nph; kf++) {
+                            const ptrdiff_t r = kf * d % s, qf = kf * d / s;
+                            for (int c = 0; c < cbt; c++)
+                                memset(tb + c * ts, 0, (size_t)bs * sizeof(T));
+                            for (ptrdiff_t j = 0; j < bs; j += W)
+                                NAME(gi_tile_run_)(cbt, jv, src + j, rs, no, wo, og, CB, K, kf,
+                                                   ks, qf, qs, tb + j, ts);
+                            for (int c = 0; c < cbt; c++) {
+                                T *row = gxc + c * L;
+                                for (ptrdiff_t j = 0; j < bs; j++) {
+                                    const ptrdiff_t i = (Jb + j) * s + r - pl;
+                                    if (i >= ilo && i < ihi) row[i] += tb[c * ts + j];
+                                }
                             }
                         }
                     }
                 }
+                /* (cbt, s, TB) -> gx rows: i = (Jb + j)*s + r - pl */
+                if (SP == s)
+                    for (ptrdiff_t cb = ba; cb < bz; cb++) {
+                        const ptrdiff_t c0 = cb * CB;
+                        const int cbt = cg - c0 < CB ? (int)(cg - c0) : (int)CB;
+                        T *gxc = gx + (n * C_in + g * cg + c0) * L;
+                        const T *tb = tmp + (cb - ba) * per;
+                        for (int c = 0; c < cbt; c++)
+                            NAME(gi_put_)(gxc + c * L, tb + c * ts, TB, Jb * s - pl, s, bs, ilo,
+                                          ihi, bias ? bias + g * cg + c0 + c : NULL);
+                    }
             }
-            /* (cbt, s, TB) -> gx rows: i = (Jb + j)*s + r - pl */
-            if (SP == s)
-                for (int c = 0; c < cbt; c++)
-                    NAME(gi_put_)(gxc + c * L, tmp + c * ts, TB, Jb * s - pl, s, bs, ilo, ihi,
-                                  bc ? bc + c : NULL);
+#undef GI_WINDOW
         }
     }
     return 0;

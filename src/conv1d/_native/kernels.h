@@ -106,10 +106,11 @@ DECLARE_FORWARD_ROWS(double, f64)
  * w[o, c - g*cg, k] * gy[n, o, t] (bias: 0 when NULL; a transposed convolution's forward is
  * this with its own bias). The weight comes packed by grad_input_pack_*: w (C_out, cg, K) ->
  * wp (groups, ncb, K, og, CB), CB = min(cg, GRAD_INPUT_BLOCK) input channels per block,
- * ncb = ceil(cg / CB), zeros past cg; og = C_out / groups. Work items u = (n*groups + g)*ncb + cb
- * (sample n, group g, channel block cb); a call writes, fully, the gx rows of the items
- * [u0, u1) and nothing else. Returns 0 when done, nonzero if the kernel is not built (gx
- * untouched). */
+ * ncb = ceil(cg / CB), zeros past cg; og = C_out / groups. Work item u = (n*groups + g)*ngi + i
+ * is sample n, group g, channel blocks [i*cpi, min((i+1)*cpi, ncb)) (ngi = ceil(ncb / cpi),
+ * cpi >= 1 chosen by the caller: the blocks of one item share each gy window, the items each
+ * keep their blocks' weights); a call writes, fully, the gx rows of the items [u0, u1) and
+ * nothing else. Returns 0 when done, nonzero if the kernel is not built (gx untouched). */
 #if CONV1D_VEC_BYTES >= 64 || defined(__aarch64__)
 #define GRAD_INPUT_BLOCK 8
 #else
@@ -121,7 +122,8 @@ DECLARE_FORWARD_ROWS(double, f64)
     int grad_input_##S(T *gx, const T *gy, const T *wp, const T *bias, ptrdiff_t N,          \
                        ptrdiff_t C_in, ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K,            \
                        ptrdiff_t L_out, ptrdiff_t stride, ptrdiff_t dilation,                \
-                       ptrdiff_t groups, ptrdiff_t pad_left, ptrdiff_t u0, ptrdiff_t u1);
+                       ptrdiff_t groups, ptrdiff_t pad_left, ptrdiff_t cpi, ptrdiff_t u0,  \
+                       ptrdiff_t u1);
 DECLARE_GRAD_INPUT(float, f32)
 DECLARE_GRAD_INPUT(double, f64)
 

@@ -231,20 +231,24 @@ static PyObject *py_grad_input_pack(PyObject *self, PyObject *args)
 
 PyDoc_STRVAR(grad_input_doc,
              "grad_input(gx, gy, wp, bias, N, C_in, L, C_out, K, L_out, stride, dilation, "
-             "groups, pad_left, u0, u1) -> bool\n\nwp from grad_input_pack; work items "
-             "[u0, u1). False when the kernel is not built (kernels.h).");
+             "groups, pad_left, cpi, u0, u1) -> bool\n\nwp from grad_input_pack; work items "
+             "[u0, u1) of cpi channel blocks. False when the kernel is not built (kernels.h).");
 
 static PyObject *py_grad_input(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *ogx, *ogy, *ow, *ob;
-    Py_ssize_t N, C_in, L, C_out, K, L_out, s, d, g, pl, u0, u1;
-    if (!PyArg_ParseTuple(args, "OOOOnnnnnnnnnnnn", &ogx, &ogy, &ow, &ob, &N, &C_in, &L, &C_out,
-                          &K, &L_out, &s, &d, &g, &pl, &u0, &u1))
+    Py_ssize_t N, C_in, L, C_out, K, L_out, s, d, g, pl, cpi, u0, u1;
+    if (!PyArg_ParseTuple(args, "OOOOnnnnnnnnnnnnn", &ogx, &ogy, &ow, &ob, &N, &C_in, &L, &C_out,
+                          &K, &L_out, &s, &d, &g, &pl, &cpi, &u0, &u1))
         return NULL;
     if (check_dims(C_in, C_out, K, s, d, g) < 0) return NULL;
+    if (cpi < 1) {
+        PyErr_SetString(PyExc_ValueError, "grad_input: cpi must be >= 1");
+        return NULL;
+    }
     const ptrdiff_t cg = C_in / g, CB = cg < GRAD_INPUT_BLOCK ? cg : GRAD_INPUT_BLOCK;
-    const ptrdiff_t items = CB ? N * g * ((cg + CB - 1) / CB) : 0;
+    const ptrdiff_t items = CB ? N * g * (((cg + CB - 1) / CB + cpi - 1) / cpi) : 0;
     Buffers bufs = {.n = 0};
     void *gx, *gy, *w, *bias;
     if (take(&bufs, ogx, "gx", 1, N * C_in * L, 0, &gx) < 0 ||
@@ -262,9 +266,11 @@ static PyObject *py_grad_input(PyObject *self, PyObject *args)
     int item = (int)bufs.b[0].itemsize, rc;
     Py_BEGIN_ALLOW_THREADS
     if (item == 4)
-        rc = grad_input_f32(gx, gy, w, bias, N, C_in, L, C_out, K, L_out, s, d, g, pl, u0, u1);
+        rc = grad_input_f32(gx, gy, w, bias, N, C_in, L, C_out, K, L_out, s, d, g, pl, cpi, u0,
+                            u1);
     else
-        rc = grad_input_f64(gx, gy, w, bias, N, C_in, L, C_out, K, L_out, s, d, g, pl, u0, u1);
+        rc = grad_input_f64(gx, gy, w, bias, N, C_in, L, C_out, K, L_out, s, d, g, pl, cpi, u0,
+                            u1);
     Py_END_ALLOW_THREADS
     release(&bufs);
     return PyBool_FromLong(rc == 0);

@@ -442,6 +442,24 @@ def _dense_grad_weight(og: int, columns: int, lanes: int) -> bool:
     return og >= lanes and columns >= DENSE_GW_MIN_COLUMNS
 
 
+#: Packed weight bytes of the channel blocks one ``grad_input`` work item holds (kept in L2
+#: while the item walks a sample's positions; its blocks share each gy window). One block per
+#: item re-reads a sample's gy once per block (pointwise's input gradient, 32 blocks of
+#: 16 KiB: 85 ms against 50-53 ms, one thread); all blocks in one item re-read the whole
+#: weight per block of positions (HiFi-GAN's upsampler, 32 blocks of 256 KiB: 35 -> 24 ms
+#: with one block per item, one thread).
+GI_ITEM_BYTES = 256 << 10
+
+
+def _blocks_per_item(blocks: int, block_bytes: int, rows: int, workers: int) -> int:
+    """Channel blocks per ``grad_input`` work item: :data:`GI_ITEM_BYTES` of packed weight, but
+    few enough that the (sample, group) rows give every worker an item."""
+    cpi = max(1, min(blocks, GI_ITEM_BYTES // max(block_bytes, 1)))
+    if rows < workers:
+        cpi = min(cpi, max(1, -(-blocks // -(-workers // rows))))
+    return cpi
+
+
 def grad_input(
     gy: np.ndarray, w: np.ndarray, length: int, stride: int, dilation: int, groups: int,
     pad_left: int = 0, pad_right: int = 0, bias: np.ndarray | None = None,
@@ -468,9 +486,12 @@ def grad_input(
     mod = _mod
     dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
     wp = _packed_grad_input(w, groups, dtype)
-    items = n * groups * wp.shape[1]
-    if all(threads.parallel_map(lambda s: mod.grad_input(gx, gy, wp, b, *dims, *s),
-                                _ranges(items, n * c_out * cg * kernel * lo))):
+    macs = n * c_out * cg * kernel * lo
+    cpi = _blocks_per_item(wp.shape[1], wp[0, 0].nbytes, n * groups,
+                           threads.workers if macs >= PARALLEL_MIN_MACS else 1)
+    items = n * groups * -(-wp.shape[1] // cpi)
+    if all(threads.parallel_map(lambda s: mod.grad_input(gx, gy, wp, b, *dims, cpi, *s),
+                                _ranges(items, macs))):
         return gx
     gxp = gemm.grad_input(gy, w, length + pad_left + pad_right, stride, dilation, groups)
     gx = _padding.pad_backward(gxp, pad_left, pad_right, "zeros")
