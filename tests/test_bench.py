@@ -348,8 +348,8 @@ def test_time_interleaved_blocks_follow_an_idle_gap(monkeypatch):
     monkeypatch.setattr(suite, "WAKE_LIMIT", -1.0)
     suite.time_interleaved(fns, repeat=2, gap=0.25, block=4)
     assert events == ["a", "b", "sleep 0.25", "a", "a", "sleep 0.25", "b", "b"]
-    # wake=False, no warm-up: blocks of timed calls straight after the gap (bench/transpose.py
-    # with block=1; the streaming latency blocks with block=calls).
+    # wake=False, no warm-up: blocks of timed calls straight after the gap (the streaming
+    # latency blocks, with block=calls).
     events.clear()
     timings = suite.time_interleaved(fns, repeat=4, warmup=0, gap=0.25, block=2, wake=False)
     assert events == ["sleep 0.25", "a", "a", "sleep 0.25", "b", "b",

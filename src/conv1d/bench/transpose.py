@@ -2,9 +2,12 @@
 
 Each case runs forward and forward+backward, ``conv1d.functional.conv_transpose1d`` (and its
 ``_backward``) and ``torch.nn.functional.conv_transpose1d`` (autograd), float32, interleaved
-in one process: the two libraries alternate, and before each timed call the process sleeps
-:data:`GAP_S` so that neither runs on a clock or cache state the other just left (the
-machine may be shared: this also lets other work drain between calls).
+in one process with the suite's protocol (:func:`~conv1d.bench.suite.time_interleaved`):
+blocks of up to 4 back-to-back calls per library, each block after an idle gap (the other
+library's worker threads stop spinning) and one untimed call (this library's wake up), the
+libraries' blocks taking turns. Single calls straight after a gap (this section's first
+protocol) measured mostly the machine waking up: on the 2-core VM both libraries' medians
+moved by up to 3x between runs minutes apart (torch's unet_up2 forward: 4.4 and 15.9 ms).
 """
 
 from __future__ import annotations
@@ -18,14 +21,12 @@ import numpy as np
 
 from ..functional_transpose import ConvTransposeSpec, conv_transpose1d, conv_transpose1d_backward
 from .report import markdown_table, sig
-from .suite import time_interleaved
+from .suite import BLOCK, IDLE_GAP, time_interleaved
 
 __all__ = ["CASES", "TransposeCase", "bench_transpose"]
 
-#: Idle time before each timed call (issue 11's protocol: an idle gap of ~0.2 s).
-GAP_S = 0.2
 #: Timed calls per library and pass unless the context says otherwise (3 with --quick).
-REPEAT = 5
+REPEAT = 8
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _check(case: TransposeCase, outputs: dict[str, tuple]) -> float:
     return worst
 
 
-def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: float = GAP_S,
+def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: float = IDLE_GAP,
                     cases: tuple[TransposeCase, ...] = CASES) -> list[str]:
     """Time the :data:`CASES` forward and forward+backward against PyTorch.
 
@@ -127,10 +128,10 @@ def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: floa
         Given by ``conv1d bench --transpose`` (its ``repeat``, ``quick`` and ``torch`` are
         used); alone, PyTorch is imported if it can be.
     repeat : int, optional
-        Timed calls per library and pass (default: the context's, capped at :data:`REPEAT`;
-        3 with ``--quick``).
+        Timed calls per library and pass (default: :data:`REPEAT`, or the context's if it
+        asks for more; 3 with ``--quick``).
     gap : float
-        Seconds idle before each timed call.
+        Seconds idle before each block of timed calls.
     cases : tuple of TransposeCase
         The shapes (default :data:`CASES`).
 
@@ -160,7 +161,7 @@ def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: floa
             torch = None
     if repeat is None:
         quick = bool(getattr(context, "quick", False))
-        repeat = 3 if quick else min(int(getattr(context, "repeat", REPEAT)), REPEAT)
+        repeat = 3 if quick else max(int(getattr(context, "repeat", REPEAT)), REPEAT)
     rng = np.random.default_rng(0)
     rows, ratios, worst = [], [], 0.0
     for case in cases:
@@ -172,19 +173,18 @@ def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: floa
             if torch is not None:
                 worst = max(worst, _check(case, warm))
             del warm
-            # Single calls alternating, each straight after ``gap`` s idle.
-            t = time_interleaved(fns, repeat, warmup=0, gap=gap, block=1, wake=False)
+            t = time_interleaved(fns, repeat, warmup=0, gap=gap)  # the suite's blocks
             ours = t["conv1d"].median
-            row = [case.name, pass_, pick, sig(ours * 1e3)]
+            row = [case.name, pass_, pick, sig(ours * 1e3), sig(t["conv1d"].minimum * 1e3)]
             if torch is not None:
                 theirs = t["torch"].median
                 ratios.append(theirs / ours)
-                row += [sig(theirs * 1e3), sig(theirs / ours)]
+                row += [sig(theirs * 1e3), sig(t["torch"].minimum * 1e3), sig(theirs / ours)]
             rows.append(row)
             print(" | ".join(row))
-    header = ["case", "pass", "algorithm", "conv1d median ms"]
+    header = ["case", "pass", "algorithm", "conv1d median ms", "conv1d min ms"]
     if torch is not None:
-        header += ["torch median ms", "torch / conv1d"]
+        header += ["torch median ms", "torch min ms", "torch / conv1d"]
     table = markdown_table(header, rows)
     gmean = math.exp(statistics.fmean(math.log(r) for r in ratios)) if ratios else float("nan")
     lines = [
@@ -193,9 +193,10 @@ def bench_transpose(context: Any = None, *, repeat: int | None = None, gap: floa
         "The cases of issue 11 (HiFi-GAN x8 upsampling, a Conv-TasNet decoder, a U-Net x2 "
         "up-convolution, a grouped x2 one), float32, `conv1d.functional.conv_transpose1d` "
         "(+ `conv_transpose1d_backward`) against `torch.nn.functional.conv_transpose1d` "
-        f"(+ autograd), interleaved in one process, {repeat} timed calls each with "
-        f"{gap:g} s idle before each. `algorithm`: what `auto` runs (the equivalent "
-        "convolution's gradients).",
+        f"(+ autograd), interleaved in one process, {repeat} timed calls per library and pass "
+        f"in the suite's blocks (up to {BLOCK} back-to-back calls, each block after {gap:g} s "
+        "idle and one untimed call). `torch / conv1d` is the ratio of the medians. "
+        "`algorithm`: what `auto` runs (the equivalent convolution's gradients).",
         "",
         *table.splitlines(),
     ]
