@@ -123,7 +123,7 @@ def test_work_ranges_write_their_part_only(level, dtype):
     # grad_input's work items: (sample, group, block of channels), here one block per group
     cb = min(3, mod.GRAD_INPUT_BLOCK)
     wp = np.empty((g, -(-3 // cb), 4, 4, cb), dtype)
-    mod.grad_input_pack(wp, w, 8, 3, 4, g)
+    mod.grad_input_pack(wp, w, 8, 3, 4, g, 0, g * wp.shape[1])
     gx = np.full(x.shape, np.nan, dtype)
     assert mod.grad_input(gx, gy, wp, None, *dims, 1, 3, 6)  # sample 1 group 1, sample 2
     mine = np.zeros(x.shape, bool)

@@ -108,25 +108,25 @@ static inline void NAME(gather_)(T *dst, const T *row, ptrdiff_t L, ptrdiff_t po
 }
 
 void NAME(forward_dense_pack_)(T *wp, const T *w, ptrdiff_t C_out, ptrdiff_t cg, ptrdiff_t K,
-                               ptrdiff_t groups)
+                               ptrdiff_t groups, ptrdiff_t q0, ptrdiff_t q1)
 {
     const ptrdiff_t og = C_out / groups, nob = (og + OB - 1) / OB, row = cg * K;
-    for (ptrdiff_t g = 0; g < groups; g++)
-        for (ptrdiff_t b = 0; b < nob; b++) {
-            /* OB rows of w (zeros past og), interleaved: wp[i*OB + o] = w[o][i], i < cg*K */
-            T *dst = wp + (g * nob + b) * row * OB;
-            const ptrdiff_t o0 = b * OB, no = og - o0 < OB ? og - o0 : OB;
-            const T *src = w + (g * og + o0) * row;
-            if (no == OB) {
-                for (ptrdiff_t i = 0; i < row; i++)
+    for (ptrdiff_t q = q0; q < q1; q++) {
+        const ptrdiff_t g = q / nob, b = q % nob;
+        /* OB rows of w (zeros past og), interleaved: wp[i*OB + o] = w[o][i], i < cg*K */
+        T *dst = wp + (g * nob + b) * row * OB;
+        const ptrdiff_t o0 = b * OB, no = og - o0 < OB ? og - o0 : OB;
+        const T *src = w + (g * og + o0) * row;
+        if (no == OB) {
+            for (ptrdiff_t i = 0; i < row; i++)
 #pragma GCC unroll 8
-                    for (int o = 0; o < OB; o++) dst[i * OB + o] = src[o * row + i];
-            } else {
-                for (ptrdiff_t i = 0; i < row; i++)
-                    for (ptrdiff_t o = 0; o < OB; o++)
-                        dst[i * OB + o] = o < no ? src[o * row + i] : (T)0;
-            }
+                for (int o = 0; o < OB; o++) dst[i * OB + o] = src[o * row + i];
+        } else {
+            for (ptrdiff_t i = 0; i < row; i++)
+                for (ptrdiff_t o = 0; o < OB; o++)
+                    dst[i * OB + o] = o < no ? src[o * row + i] : (T)0;
         }
+    }
 }
 
 void NAME(forward_dense_)(const T *x, const T *wp, const T *bias, T *y, ptrdiff_t N,

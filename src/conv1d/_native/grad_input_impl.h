@@ -171,23 +171,23 @@ static void NAME(gi_put_)(T *row, const T *tile, ptrdiff_t TB, ptrdiff_t base, p
 static inline ptrdiff_t NAME(gi_block_)(ptrdiff_t cg) { return cg < GI_CB_MAX ? cg : GI_CB_MAX; }
 
 void NAME(grad_input_pack_)(T *wp, const T *w, ptrdiff_t C_out, ptrdiff_t cg, ptrdiff_t K,
-                            ptrdiff_t groups)
+                            ptrdiff_t groups, ptrdiff_t q0, ptrdiff_t q1)
 {
     const ptrdiff_t og = C_out / groups, CB = NAME(gi_block_)(cg);
     const ptrdiff_t ncb = (cg + CB - 1) / CB;
-    for (ptrdiff_t g = 0; g < groups; g++)
-        for (ptrdiff_t cb = 0; cb < ncb; cb++) {
-            T *dst = wp + (g * ncb + cb) * K * og * CB;
-            const ptrdiff_t c0 = cb * CB, nc = cg - c0 < CB ? cg - c0 : CB;
-            for (ptrdiff_t o = 0; o < og; o++) {
-                const T *src = w + ((g * og + o) * cg + c0) * K; /* nc rows of K, contiguous */
-                for (ptrdiff_t k = 0; k < K; k++) {
-                    T *d = dst + (k * og + o) * CB;
-                    for (ptrdiff_t c = 0; c < nc; c++) d[c] = src[c * K + k];
-                    for (ptrdiff_t c = nc; c < CB; c++) d[c] = 0;
-                }
+    for (ptrdiff_t q = q0; q < q1; q++) {
+        const ptrdiff_t g = q / ncb, cb = q % ncb;
+        T *dst = wp + (g * ncb + cb) * K * og * CB;
+        const ptrdiff_t c0 = cb * CB, nc = cg - c0 < CB ? cg - c0 : CB;
+        for (ptrdiff_t o = 0; o < og; o++) {
+            const T *src = w + ((g * og + o) * cg + c0) * K; /* nc rows of K, contiguous */
+            for (ptrdiff_t k = 0; k < K; k++) {
+                T *d = dst + (k * og + o) * CB;
+                for (ptrdiff_t c = 0; c < nc; c++) d[c] = src[c * K + k];
+                for (ptrdiff_t c = nc; c < CB; c++) d[c] = 0;
             }
         }
+    }
 }
 
 int NAME(grad_input_)(T *gx, const T *gy, const T *wp, const T *bias, ptrdiff_t N,

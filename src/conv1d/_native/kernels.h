@@ -70,14 +70,15 @@ static inline ptrdiff_t conv1d_gcd(ptrdiff_t a, ptrdiff_t b)
  * Dense / grouped forward, register-tiled. Writes y[n, :, t0:t1] for n in [n0, n1) fully
  * (bias added when bias != NULL). wp is the weight packed by forward_dense_pack_* (or the same
  * layout from Python): w (C_out, C_in/groups, K) ->
- * (groups, ceil(og / OUT_BLOCK), C_in/groups, K, OUT_BLOCK), zero-filled past og = C_out/groups.
+ * (groups, ceil(og / OUT_BLOCK), C_in/groups, K, OUT_BLOCK), zero-filled past og = C_out/groups;
+ * a pack call writes the blocks q = g*ceil(og / OUT_BLOCK) + b in [q0, q1).
  * scratch: forward_dense_scratch(..., positions = t1 - t0, ...) bytes, private to this call
  * (tap offsets and the packed input panels). */
 size_t forward_dense_scratch(ptrdiff_t C_in, ptrdiff_t groups, ptrdiff_t K, ptrdiff_t stride,
                              ptrdiff_t dilation, ptrdiff_t positions, int itemsize);
 #define DECLARE_FORWARD_DENSE(T, S)                                                          \
     void forward_dense_pack_##S(T *wp, const T *w, ptrdiff_t C_out, ptrdiff_t cg, ptrdiff_t K, \
-                                ptrdiff_t groups);                                           \
+                                ptrdiff_t groups, ptrdiff_t q0, ptrdiff_t q1);               \
     void forward_dense_##S(const T *x, const T *wp, const T *bias, T *y, ptrdiff_t N,        \
                            ptrdiff_t C_in, ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K,        \
                            ptrdiff_t L_out, ptrdiff_t stride, ptrdiff_t dilation,            \
@@ -106,7 +107,7 @@ DECLARE_FORWARD_ROWS(double, f64)
  * w[o, c - g*cg, k] * gy[n, o, t] (bias: 0 when NULL; a transposed convolution's forward is
  * this with its own bias). The weight comes packed by grad_input_pack_*: w (C_out, cg, K) ->
  * wp (groups, ncb, K, og, CB), CB = min(cg, GRAD_INPUT_BLOCK) input channels per block,
- * ncb = ceil(cg / CB), zeros past cg; og = C_out / groups. Work item u = (n*groups + g)*ngi + i
+ * ncb = ceil(cg / CB), zeros past cg (a pack call writes the blocks g*ncb + cb in [q0, q1)); og = C_out / groups. Work item u = (n*groups + g)*ngi + i
  * is sample n, group g, channel blocks [i*cpi, min((i+1)*cpi, ncb)) (ngi = ceil(ncb / cpi),
  * cpi >= 1 chosen by the caller: the blocks of one item share each gy window, the items each
  * keep their blocks' weights); a call writes, fully, the gx rows of the items [u0, u1) and
@@ -118,7 +119,7 @@ DECLARE_FORWARD_ROWS(double, f64)
 #endif
 #define DECLARE_GRAD_INPUT(T, S)                                                             \
     void grad_input_pack_##S(T *wp, const T *w, ptrdiff_t C_out, ptrdiff_t cg, ptrdiff_t K,  \
-                             ptrdiff_t groups);                                              \
+                             ptrdiff_t groups, ptrdiff_t q0, ptrdiff_t q1);                  \
     int grad_input_##S(T *gx, const T *gy, const T *wp, const T *bias, ptrdiff_t N,          \
                        ptrdiff_t C_in, ptrdiff_t L, ptrdiff_t C_out, ptrdiff_t K,            \
                        ptrdiff_t L_out, ptrdiff_t stride, ptrdiff_t dilation,                \

@@ -69,17 +69,22 @@ static int check_dims(ptrdiff_t C_in, ptrdiff_t C_out, ptrdiff_t K, ptrdiff_t st
 }
 
 PyDoc_STRVAR(forward_pack_doc,
-             "forward_pack(wp, w, C_out, cg, K, groups)\n\nw (C_out, cg, K) packed into wp "
-             "for forward_dense (kernels.h).");
+             "forward_pack(wp, w, C_out, cg, K, groups, q0, q1)\n\nBlocks [q0, q1) of w "
+             "(C_out, cg, K) packed into wp for forward_dense (kernels.h).");
 
 static PyObject *py_forward_pack(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *owp, *ow;
-    Py_ssize_t C_out, cg, K, g;
-    if (!PyArg_ParseTuple(args, "OOnnnn", &owp, &ow, &C_out, &cg, &K, &g)) return NULL;
+    Py_ssize_t C_out, cg, K, g, q0, q1;
+    if (!PyArg_ParseTuple(args, "OOnnnnnn", &owp, &ow, &C_out, &cg, &K, &g, &q0, &q1))
+        return NULL;
     if (check_dims(cg * g, C_out, K, 1, 1, g) < 0) return NULL;
     const ptrdiff_t nob = (C_out / g + CONV1D_OUT_BLOCK - 1) / CONV1D_OUT_BLOCK;
+    if (q0 < 0 || q1 > g * nob) {
+        PyErr_SetString(PyExc_ValueError, "forward_pack: block range out of bounds");
+        return NULL;
+    }
     Buffers bufs = {.n = 0};
     void *wp, *w;
     if (take(&bufs, owp, "wp", 1, g * nob * CONV1D_OUT_BLOCK * cg * K, 0, &wp) < 0 ||
@@ -90,9 +95,9 @@ static PyObject *py_forward_pack(PyObject *self, PyObject *args)
     int item = (int)bufs.b[0].itemsize;
     Py_BEGIN_ALLOW_THREADS
     if (item == 4)
-        forward_dense_pack_f32(wp, w, C_out, cg, K, g);
+        forward_dense_pack_f32(wp, w, C_out, cg, K, g, q0, q1);
     else
-        forward_dense_pack_f64(wp, w, C_out, cg, K, g);
+        forward_dense_pack_f64(wp, w, C_out, cg, K, g, q0, q1);
     Py_END_ALLOW_THREADS
     release(&bufs);
     Py_RETURN_NONE;
@@ -201,16 +206,22 @@ static ptrdiff_t grad_input_packed_items(ptrdiff_t C_out, ptrdiff_t cg, ptrdiff_
 }
 
 PyDoc_STRVAR(grad_input_pack_doc,
-             "grad_input_pack(wp, w, C_out, cg, K, groups)\n\nw (C_out, cg, K) packed into wp "
-             "for grad_input (kernels.h).");
+             "grad_input_pack(wp, w, C_out, cg, K, groups, q0, q1)\n\nBlocks [q0, q1) of w "
+             "(C_out, cg, K) packed into wp for grad_input (kernels.h).");
 
 static PyObject *py_grad_input_pack(PyObject *self, PyObject *args)
 {
     (void)self;
     PyObject *owp, *ow;
-    Py_ssize_t C_out, cg, K, g;
-    if (!PyArg_ParseTuple(args, "OOnnnn", &owp, &ow, &C_out, &cg, &K, &g)) return NULL;
+    Py_ssize_t C_out, cg, K, g, q0, q1;
+    if (!PyArg_ParseTuple(args, "OOnnnnnn", &owp, &ow, &C_out, &cg, &K, &g, &q0, &q1))
+        return NULL;
     if (check_dims(cg * g, C_out, K, 1, 1, g) < 0) return NULL;
+    const ptrdiff_t CB = cg < GRAD_INPUT_BLOCK ? cg : GRAD_INPUT_BLOCK;
+    if (q0 < 0 || q1 > (CB ? g * ((cg + CB - 1) / CB) : 0)) {
+        PyErr_SetString(PyExc_ValueError, "grad_input_pack: block range out of bounds");
+        return NULL;
+    }
     Buffers bufs = {.n = 0};
     void *wp, *w;
     if (take(&bufs, owp, "wp", 1, grad_input_packed_items(C_out, cg, K, g), 0, &wp) < 0 ||
@@ -221,9 +232,9 @@ static PyObject *py_grad_input_pack(PyObject *self, PyObject *args)
     int item = (int)bufs.b[0].itemsize;
     Py_BEGIN_ALLOW_THREADS
     if (item == 4)
-        grad_input_pack_f32(wp, w, C_out, cg, K, g);
+        grad_input_pack_f32(wp, w, C_out, cg, K, g, q0, q1);
     else
-        grad_input_pack_f64(wp, w, C_out, cg, K, g);
+        grad_input_pack_f64(wp, w, C_out, cg, K, g, q0, q1);
     Py_END_ALLOW_THREADS
     release(&bufs);
     Py_RETURN_NONE;
