@@ -61,7 +61,15 @@ _placed_for: tuple[int, frozenset[int]] | None = None
 
 
 def _register() -> None:
+    """A new pool thread: recorded, and placed as the others are (the placement in force)."""
     _pool_tids.append(threading.get_native_id())
+    placed = _placed_for
+    if placed is not None:
+        cpu, allowed = placed
+        try:
+            os.sched_setaffinity(0, (allowed - {cpu}) or allowed)
+        except OSError:
+            pass
 
 
 def _place() -> None:
@@ -73,13 +81,13 @@ def _place() -> None:
     allowed = frozenset(os.sched_getaffinity(0))
     if _placed_for == (cpu, allowed):
         return
+    _placed_for = (cpu, allowed)  # first: a pool thread starting now places itself so
     others = allowed - {cpu}
     for tid in list(_pool_tids):
         try:
             os.sched_setaffinity(tid, others or allowed)
         except OSError:  # the thread has ended, or the system refuses: no placement then
             pass
-    _placed_for = (cpu, allowed)
 
 
 def set_num_threads(n: int) -> None:
