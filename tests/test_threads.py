@@ -41,29 +41,34 @@ def test_results_in_order_and_errors_raised(two_workers):
 
 
 @linux_two_cpus
-def test_pool_threads_are_kept_off_the_callers_cpu(two_workers, monkeypatch):
+def test_pool_threads_are_kept_off_the_callers_cpu_during_its_share(two_workers, monkeypatch):
     monkeypatch.setattr(threads, "place_threads", True)
-    seen = {}
+    threads.parallel_map(abs, [1, 2])  # the pool and its thread exist from here on
+    during = {}
 
-    def where(i):
-        seen[i] = threading.get_native_id()
+    def share(i):
+        if i == 0:  # the caller's own share: the pool is kept off the caller's CPU
+            during["placed"] = threads._placed_for
+            during["pool"] = [os.sched_getaffinity(t) for t in threads._pool_tids]
+            during["caller"] = threading.get_native_id()
         return i
 
-    threads.parallel_map(where, [0, 1])
-    threads.parallel_map(where, [0, 1])  # the pool exists now: placed before this call
-    cpu, allowed = threads._placed_for
+    assert threads.parallel_map(share, [0, 1]) == [0, 1]
+    cpu, allowed = during["placed"]
     assert allowed == frozenset(os.sched_getaffinity(0))
-    assert threads._pool_tids, "the pool registered its threads"
-    for tid in threads._pool_tids:
-        assert os.sched_getaffinity(tid) == set(allowed - {cpu})
-    assert seen[0] == threading.get_native_id()  # the first item runs on the caller
+    assert during["pool"] and all(a == set(allowed - {cpu}) for a in during["pool"])
+    assert during["caller"] == threading.get_native_id()
+    # released once the caller's share is done
+    assert threads._placed_for is None
+    assert all(os.sched_getaffinity(t) == set(allowed) for t in threads._pool_tids)
 
 
 @linux_two_cpus
 def test_placement_can_be_switched_off():
     code = ("import os, conv1d\nfrom conv1d import threads\nconv1d.set_num_threads(2)\n"
             "threads.parallel_map(abs, [1, 2]); threads.parallel_map(abs, [1, 2])\n"
-            "assert not threads.place_threads and threads._placed_for is None\n"
+            "assert not threads.place_threads\n"
+            "threads.parallel_map(lambda i: threads._placed_for is None or 1 / 0, [1, 2])\n"
             "assert all(os.sched_getaffinity(t) == os.sched_getaffinity(0) "
             "for t in threads._pool_tids)\n")
     env = dict(os.environ, CONV1D_PLACE_THREADS="0")

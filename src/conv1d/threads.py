@@ -4,7 +4,8 @@
 threadpoolctl), the module-level :data:`workers` that the FFT algorithm passes to
 ``scipy.fft(..., workers=)``, and the size of the small thread pool the direct algorithm splits
 its chunks over (NumPy's loops release the GIL, so chunks run in parallel). On Linux the
-pool's threads are kept off the calling thread's CPU (:data:`place_threads`).
+pool's threads are kept off the calling thread's CPU while it runs its own share of a call
+(:data:`place_threads`).
 """
 
 from __future__ import annotations
@@ -50,13 +51,15 @@ def _getcpu() -> Callable[[], int] | None:
 
 
 _sched_getcpu = _getcpu()
-#: Keep the pool's threads off the CPU the calling thread runs on (Linux; the environment
-#: variable ``CONV1D_PLACE_THREADS=0`` turns it off). After an idle moment Linux tends to wake
-#: a pool thread on its waker's CPU, so the two halves of a call share one core until the load
-#: balancer moves one (milliseconds): measured on the 2-core VM, unet_up2's transposed forward
-#: after 0.2 s idle ran at 5.0-5.7 ms in most calls against 2.7-3.2 ms with the pool kept off
-#: the caller's CPU.
+#: While the calling thread runs its own share of a split call, keep the pool's threads off
+#: the CPU it is on (Linux; ``CONV1D_PLACE_THREADS=0`` in the environment turns it off); when
+#: its share is done they may run anywhere again, so that a pool thread still waiting for a
+#: CPU can take the caller's. After an idle moment Linux tends to wake a pool thread on its
+#: waker's CPU, and both halves of the call then share one core until the load balancer moves
+#: one (milliseconds): on the 2-core VM, unet_up2's transposed forward after 0.2 s idle ran at
+#: 5.0-5.7 ms in most calls unplaced, 2.6-3.7 ms placed.
 place_threads: bool = os.environ.get("CONV1D_PLACE_THREADS", "1") != "0"
+#: (caller's CPU, caller's allowed CPUs) while the pool is kept off that CPU, else None.
 _placed_for: tuple[int, frozenset[int]] | None = None
 
 
@@ -72,22 +75,33 @@ def _register() -> None:
             pass
 
 
+def _set_pool_affinity(cpus: frozenset[int]) -> None:
+    for tid in list(_pool_tids):
+        try:
+            os.sched_setaffinity(tid, cpus)
+        except OSError:  # the thread has ended, or the system refuses: no placement then
+            pass
+
+
 def _place() -> None:
-    """Let the pool threads run on every CPU the caller may use but the one it is on now."""
+    """Keep the pool threads off the CPU the caller is on now (see :data:`place_threads`)."""
     global _placed_for
-    if _sched_getcpu is None or not _pool_tids:
+    if _sched_getcpu is None:
         return
     cpu = _sched_getcpu()
     allowed = frozenset(os.sched_getaffinity(0))
-    if _placed_for == (cpu, allowed):
+    if len(allowed) < 2 or cpu not in allowed:
         return
     _placed_for = (cpu, allowed)  # first: a pool thread starting now places itself so
-    others = allowed - {cpu}
-    for tid in list(_pool_tids):
-        try:
-            os.sched_setaffinity(tid, others or allowed)
-        except OSError:  # the thread has ended, or the system refuses: no placement then
-            pass
+    _set_pool_affinity(allowed - {cpu})
+
+
+def _release() -> None:
+    """Let the pool threads run on every CPU the caller may use again."""
+    global _placed_for
+    placed, _placed_for = _placed_for, None
+    if placed is not None:
+        _set_pool_affinity(placed[1])
 
 
 def set_num_threads(n: int) -> None:
@@ -161,13 +175,17 @@ def parallel_map(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         _placed_for = None
         _pool = ThreadPoolExecutor(workers, thread_name_prefix="conv1d", initializer=_register)
         _pool_size = workers
-    if place_threads:
-        _place()
     if len(items) > workers:
         return list(_pool.map(fn, items))
-    futures = [_pool.submit(fn, i) for i in items[1:]]
+    placed = place_threads and _placed_for is None  # (another call may be placing it)
+    if placed:
+        _place()
+    futures = []
     try:
+        futures = [_pool.submit(fn, i) for i in items[1:]]
         first = fn(items[0])
-    finally:  # the pool's items finish (or fail) before this returns or raises
-        wait(futures)
+    finally:
+        if placed:
+            _release()
+        wait(futures)  # the pool's items finish (or fail) before this returns or raises
     return [first, *(f.result() for f in futures)]
