@@ -140,20 +140,41 @@ def test_large_weights_packed_into_the_threads_buffer(level, dtype, restore_thre
     reuses: two different large weights back to back, and the small one between them (kept
     packings), each give their own correct answer, forward and input gradient."""
     rng = np.random.default_rng(11)
-    x = rng.standard_normal((2, 96, 40)).astype(dtype)
     big = [rng.standard_normal((80, 48, 9)).astype(dtype) for _ in range(2)]  # grouped, 2
     assert big[0].astype(np.float32).nbytes > native.PACK_MAX_BYTES
     small = rng.standard_normal((8, 48, 3)).astype(dtype)
-    for threads in (1, 2):
-        conv1d.set_num_threads(threads)
-        for w in (big[0], small, big[1], big[0]):
-            check(x, w, None, padding=4, groups=2, algorithm="native")
-            gy = rng.standard_normal((2, w.shape[0], 49 - w.shape[2])).astype(dtype)
-            ours = native.grad_input(gy, w, 40, 1, 1, 2, 4, 4)
-            wt = w.astype(np.float64)
-            ref = ALGORITHMS["reference"].grad_input(gy.astype(np.float64), wt, 48, 1, 1, 2)
-            np.testing.assert_allclose(ours, ref[..., 4:44], rtol=0,
-                                       atol=1e-3 if dtype == np.float32 else 1e-10)
+    # 40 samples: few multiply-adds per weight, the large packings are kept (and checked);
+    # 400: packed afresh each call
+    for length in (40, 400):
+        x = rng.standard_normal((2, 96, length)).astype(dtype)
+        for threads in (1, 2):
+            conv1d.set_num_threads(threads)
+            for w in (big[0], small, big[1], big[0]):
+                check(x, w, None, padding=4, groups=2, algorithm="native")
+                gy = rng.standard_normal((2, w.shape[0], length + 9 - w.shape[2])).astype(dtype)
+                ours = native.grad_input(gy, w, length, 1, 1, 2, 4, 4)
+                wt = w.astype(np.float64)
+                ref = ALGORITHMS["reference"].grad_input(gy.astype(np.float64), wt,
+                                                         length + 8, 1, 1, 2)
+                np.testing.assert_allclose(ours, ref[..., 4:4 + length], rtol=0,
+                                           atol=1e-3 if dtype == np.float32 else 1e-10)
+
+
+@needs_native
+def test_kept_large_packings_follow_in_place_updates(restore_threads):
+    """A kept large packing is reused only while the weight's bytes are unchanged."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((1, 64, 16)).astype(np.float32)
+    w = rng.standard_normal((96, 64, 8)).astype(np.float32)  # 192 KiB, 8 MACs per weight
+    assert w.nbytes > native.PACK_MAX_BYTES
+    first = F.conv1d(x, w, padding=4, algorithm="native")
+    kept = [v[1] for k, v in native._large_packs.items() if k[1] == w.shape]
+    assert len(kept) == 1
+    again = F.conv1d(x, w, padding=4, algorithm="native")
+    assert next(v[1] for k, v in native._large_packs.items() if k[1] == w.shape) is kept[0]
+    np.testing.assert_array_equal(first, again)
+    w[3, 5, 2] += 1.0  # in place: the next call repacks
+    check(x, w, None, padding=4, algorithm="native")
 
 
 @needs_native

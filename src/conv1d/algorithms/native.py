@@ -290,7 +290,45 @@ def _cached(w: np.ndarray, groups: int, dtype: np.dtype, kind: str,
     return wp
 
 
-def _packed(w: np.ndarray, groups: int, dtype: np.dtype, ob: int) -> np.ndarray:
+#: Large weights whose calls do little work per weight keep their packing too, with a copy of
+#: the bytes it came from (compared as integers each call): a stream's chunks, e.g. HiFi-GAN's
+#: 8 MiB upsampler streamed 16 samples at a time does 16 multiply-adds per weight, and packing
+#: it (1-2 ms) cost more than checking it (0.5 ms). At most :data:`LARGE_PACK_CACHE` such
+#: weights of up to :data:`LARGE_PACK_MAX_BYTES` each are kept (twice their size in memory).
+LARGE_PACK_CACHE = 2
+LARGE_PACK_MAX_BYTES = 64 << 20
+#: Calls with fewer multiply-adds per weight than this use the large packings' cache.
+LARGE_PACK_MACS_PER_WEIGHT = 256
+_large_packs: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _packed_large(w: np.ndarray, groups: int, dtype: np.dtype, kind: str,
+                  shape: tuple[int, ...], pack: Callable[..., None], macs: int) -> np.ndarray:
+    """A large weight's packing: kept (see :data:`LARGE_PACK_CACHE`) for calls doing less
+    than :data:`LARGE_PACK_MACS_PER_WEIGHT` multiply-adds per weight, else packed afresh
+    into this thread's reused buffer."""
+    nbytes = w.size * dtype.itemsize
+    if macs >= LARGE_PACK_MACS_PER_WEIGHT * w.size or nbytes > LARGE_PACK_MAX_BYTES:
+        return _pack_into(_scratch(shape, dtype), pack, w, dtype)
+    wc = np.ascontiguousarray(w, dtype)
+    bits = np.dtype(f"u{dtype.itemsize}")  # bytes compared exactly (NaN payloads, -0.0)
+    root = w if w.base is None else w.base
+    key = (id(root), w.shape, dtype, groups, kind)
+    kept = _large_packs.get(key)
+    if kept is not None and np.array_equal(kept[0].view(bits), wc.view(bits)):
+        return kept[1]
+    wp = _pack_into(np.empty(shape, dtype), pack, wc, dtype)
+    wp.flags.writeable = False
+    if len(_large_packs) >= LARGE_PACK_CACHE:
+        try:  # the oldest goes (another thread may be at it too)
+            _large_packs.pop(next(iter(_large_packs)), None)
+        except (RuntimeError, StopIteration):
+            pass
+    _large_packs[key] = (wc.copy(), wp)
+    return wp
+
+
+def _packed(w: np.ndarray, groups: int, dtype: np.dtype, ob: int, macs: int = 0) -> np.ndarray:
     """``w`` packed for ``forward_dense`` by the kernel module's ``forward_pack``:
     ``(C_out, cg, K) -> (G, nob, cg, K, ob)``, zero rows past ``og = C_out / G`` (the tile's
     broadcasts then read consecutive weights); see :func:`_cached`. ``ob`` is the module's
@@ -300,7 +338,7 @@ def _packed(w: np.ndarray, groups: int, dtype: np.dtype, ob: int) -> np.ndarray:
     mod = _mod
     shape = (groups, -(-(c_out // groups) // ob), cg, kernel, ob)
     if w.size * dtype.itemsize > PACK_MAX_BYTES:
-        return _pack_into(_scratch(shape, dtype), mod.forward_pack, w, dtype)
+        return _packed_large(w, groups, dtype, f"forward{ob}", shape, mod.forward_pack, macs)
     return _cached(w, groups, dtype, f"forward{ob}",
                    lambda wc: _pack_into(np.empty(shape, dtype), mod.forward_pack, wc, dtype))
 
@@ -318,7 +356,8 @@ def _pack_into(wp: np.ndarray, pack: Callable[..., None], w: np.ndarray,
     return wp
 
 
-def _packed_grad_input(w: np.ndarray, groups: int, dtype: np.dtype) -> np.ndarray:
+def _packed_grad_input(w: np.ndarray, groups: int, dtype: np.dtype,
+                       macs: int = 0) -> np.ndarray:
     """``w`` packed for ``grad_input``: ``(C_out, cg, K) -> (G, ncb, K, og, CB)`` by the kernel
     module's ``grad_input_pack`` (layout in kernels.h); see :func:`_cached`.
     """
@@ -327,9 +366,10 @@ def _packed_grad_input(w: np.ndarray, groups: int, dtype: np.dtype) -> np.ndarra
     cb = min(cg, mod.GRAD_INPUT_BLOCK)
     shape = (groups, -(-cg // cb), kernel, c_out // groups, cb)
 
+    kind = f"grad_input{mod.GRAD_INPUT_BLOCK}"
     if w.size * dtype.itemsize > PACK_MAX_BYTES:
-        return _pack_into(_scratch(shape, dtype), mod.grad_input_pack, w, dtype)
-    return _cached(w, groups, dtype, f"grad_input{mod.GRAD_INPUT_BLOCK}",
+        return _packed_large(w, groups, dtype, kind, shape, mod.grad_input_pack, macs)
+    return _cached(w, groups, dtype, kind,
                    lambda wc: _pack_into(np.empty(shape, dtype), mod.grad_input_pack, wc, dtype))
 
 
@@ -409,7 +449,7 @@ def run(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, lo: int, stride: 
             lambda s: mod.forward_rows(x, wc, b, y, *dims, s[0], s[1], s[2], s[3], 0, lo),
             _shares(n, c_out, 1, macs))
         return y
-    wp = _packed(w, groups, dtype, mod.OUT_BLOCK)
+    wp = _packed(w, groups, dtype, mod.OUT_BLOCK, macs)
     if macs < PARALLEL_MIN_MACS:
         mod.forward_dense(x, wp, b, y, *dims, 0, n, 0, lo)
         return y
@@ -484,8 +524,8 @@ def grad_input(
     b = None if bias is None else np.ascontiguousarray(bias, dtype)
     mod = _mod
     dims = (n, c_in, length, c_out, kernel, lo, stride, dilation, groups, pad_left)
-    wp = _packed_grad_input(w, groups, dtype)
     macs = n * c_out * cg * kernel * lo
+    wp = _packed_grad_input(w, groups, dtype, macs)
     cpi = _blocks_per_item(wp.shape[1], wp[0, 0].nbytes, n * groups,
                            threads.workers if macs >= PARALLEL_MIN_MACS else 1)
     items = n * groups * -(-wp.shape[1] // cpi)
