@@ -56,8 +56,9 @@ _sched_getcpu = _getcpu()
 #: its share is done they may run anywhere again, so that a pool thread still waiting for a
 #: CPU can take the caller's. After an idle moment Linux tends to wake a pool thread on its
 #: waker's CPU, and both halves of the call then share one core until the load balancer moves
-#: one (milliseconds): on the 2-core VM, unet_up2's transposed forward after 0.2 s idle ran at
-#: 5.0-5.7 ms in most calls unplaced, 2.6-3.7 ms placed.
+#: one (milliseconds): on the 2-core VM, unet_up2's transposed forward in blocks of 4 calls
+#: after 0.2 s idle ran at 3.7-7.3 ms unplaced, 3.1-4.5 ms placed; two processes contending
+#: for the 2 cores made 341-348 calls/s together either way.
 place_threads: bool = os.environ.get("CONV1D_PLACE_THREADS", "1") != "0"
 #: (caller's CPU, caller's allowed CPUs) while the pool is kept off that CPU, else None.
 _placed_for: tuple[int, frozenset[int]] | None = None
