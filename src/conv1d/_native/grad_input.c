@@ -2,7 +2,7 @@
  * the forward of a transposed convolution (with its bias).
  *
  * Contract: kernels.h (grad_input_*). gx (N, C_in, L) unpadded, written fully for the work
- * items [u0, u1) (sample, group, block of CB input channels) and nothing else; gy
+ * items [u0, u1) (sample, group, cpi blocks of CB input channels) and nothing else; gy
  * (N, C_out, L_out) and the packed weight read only. With p = i + pad_left the padded
  * position of input sample i,
  *     gx[n, g*cg + c, i] = bias[g*cg + c] + sum over o < og, k < K with (p - k*d) % s == 0
@@ -15,16 +15,19 @@
  * (CBT input channels) x (JVT vectors of J) tile in registers and, for every output channel o
  * and tap, loads JVT gy vectors and does CBT broadcast FMAs on each (the forward's tile with
  * the weight transposed). Its CBT weights are consecutive in the packed weight (K, og, CB) of
- * its channel block, and the o loop walks them in order: one packed block (og * K * CB
- * weights, 256 KiB for HiFi-GAN's 512 -> 256, K = 16 upsampler) serves every position of a
- * sample while it stays in L2 (unpacked, each of the tile's CBT weights came from its own
- * cache line, and every block of positions re-read the whole weight: 110-125 GF/s there).
+ * its channel block, and the o loop walks them in order. A work item's blocks (up to
+ * ~256 KiB of packed weight, chosen by the caller) serve every position of its sample while
+ * they stay in L2, and share each window of gy rows (unpacked, each of the tile's CBT weights
+ * came from its own cache line, and every block of positions re-read the whole weight:
+ * HiFi-GAN's 512 -> 256, K = 16 upsampler ran at 110-125 GF/s, 175-184 packed, one thread).
  * The partials are added into a small tile buffer every ~GI_BLOCK_TERMS products (blocked
- * accumulation: float32 error stays near PyTorch's, issue 8); after all phases of a block the
- * buffer is interleaved into gx (the bias added on its first write). Blocks whose gy window
- * lies inside [0, L_out) read the gy rows in place; the edges get blocks of their own (one
- * tile wide where possible) that first copy their window into a stack strip with zeros
- * outside [0, L_out), in blocks of output channels so the strip stays small.
+ * accumulation: float32 error stays near PyTorch's, issue 8); after all phases and output
+ * channels of a block of positions the buffer is interleaved into gx, the bias added there.
+ * Blocks whose gy window lies inside [0, L_out) read the gy rows in place; the edges get
+ * blocks of their own (one tile wide where possible) that first copy their window into a stack
+ * strip with zeros outside [0, L_out), in blocks of output channels so the strip stays small;
+ * when the output channels take several passes, the item's channel blocks go in batches whose
+ * tile buffers fit together, each pass's window shared by the batch.
  *
  * Zeros in the strip are multiplied by the weights, so a non-finite weight would make NaN
  * where no product exists; items whose weights are not all finite take an exact scalar path
